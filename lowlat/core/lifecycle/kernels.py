@@ -1,0 +1,32 @@
+"""Compiled lifecycle reads for the hot path: one acquire load of one int64 cell."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from lowlat.core.atomics import load_acquire
+
+_READY = 2
+_WARMUP = 1
+_DEGRADED = 3
+_REFUSE = 0
+_PROVISIONAL = 1
+_EXECUTE = 2
+
+
+@njit(nogil=True, cache=True)
+def read_state(cell: np.ndarray) -> int:
+    """Current ``LifecycleState`` as an int (acquire load of ``cell[0]``)."""
+    return load_acquire(cell, 0)
+
+
+@njit(nogil=True, cache=True)
+def execution_mode(cell: np.ndarray) -> int:
+    """``ExecutionMode`` for a decision made now: EXECUTE only in READY."""
+    state = load_acquire(cell, 0)
+    if state == _READY:
+        return _EXECUTE
+    if state == _DEGRADED or state == _WARMUP:
+        return _PROVISIONAL
+    return _REFUSE

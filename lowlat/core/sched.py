@@ -1,0 +1,79 @@
+"""Scheduler calls for idle consumers: give up the CPU, or sleep for a number of nanoseconds.
+
+Both call libc (``sched_yield``, ``nanosleep``) from compiled code and, interpreted,
+through ctypes, so the two modes make the same system call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+from lowlat.core.clock import NS_PER_SECOND
+
+__all__ = ["sleep_ns", "yield_thread"]
+
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_TIMESPEC = ir.LiteralStructType([_I64, _I64])
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_int64)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.sched_yield.restype = ctypes.c_int
+_libc.nanosleep.argtypes = [ctypes.POINTER(_Timespec), ctypes.POINTER(_Timespec)]
+_libc.nanosleep.restype = ctypes.c_int
+
+
+@intrinsic
+def _yield_ir(typingctx):
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(_I32, [])
+        builder.call(cgutils.get_or_insert_function(builder.module, fnty, "sched_yield"), [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+@intrinsic
+def _sleep_ir(typingctx, nanoseconds):
+    def codegen(context, builder, signature, args):
+        total = context.cast(builder, args[0], signature.args[0], types.int64)
+        billion = ir.Constant(_I64, NS_PER_SECOND)
+        spec = cgutils.alloca_once(builder, _TIMESPEC)
+        builder.store(builder.sdiv(total, billion), cgutils.gep_inbounds(builder, spec, 0, 0))
+        builder.store(builder.srem(total, billion), cgutils.gep_inbounds(builder, spec, 0, 1))
+        fnty = ir.FunctionType(_I32, [_TIMESPEC.as_pointer(), _TIMESPEC.as_pointer()])
+        nanosleep = cgutils.get_or_insert_function(builder.module, fnty, "nanosleep")
+        builder.call(nanosleep, [spec, ir.Constant(_TIMESPEC.as_pointer(), None)])
+        return context.get_dummy_value()
+
+    return types.void(nanoseconds), codegen
+
+
+def yield_thread() -> None:
+    """Let the OS run another thread on this core (``sched_yield``)."""
+    _libc.sched_yield()
+
+
+def sleep_ns(nanoseconds: int) -> None:
+    """Sleep for about ``nanoseconds`` (``nanosleep``; the kernel rounds up to its timer slack)."""
+    spec = _Timespec(nanoseconds // NS_PER_SECOND, nanoseconds % NS_PER_SECOND)
+    _libc.nanosleep(ctypes.byref(spec), None)
+
+
+@overload(yield_thread)
+def _ov_yield_thread():
+    return lambda: _yield_ir()
+
+
+@overload(sleep_ns)
+def _ov_sleep_ns(nanoseconds):
+    return lambda nanoseconds: _sleep_ir(nanoseconds)
