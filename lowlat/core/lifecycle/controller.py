@@ -92,11 +92,11 @@ class Lifecycle:
             )
         if not reason or not reason.strip():
             raise IllegalTransition(f"transition {source.name} → {target.name} needs a reason")
-        if source is LifecycleState.HALTED and target is not LifecycleState.STOPPED:
-            if not approved_by or not approved_by.strip():
-                raise IllegalTransition(
-                    f"leaving HALTED for {target.name} needs an operator approval (approved_by)"
-                )
+        leaving_halt = source is LifecycleState.HALTED and target is not LifecycleState.STOPPED
+        if leaving_halt and (not approved_by or not approved_by.strip()):
+            raise IllegalTransition(
+                f"leaving HALTED for {target.name} needs an operator approval (approved_by)"
+            )
         entry = Transition(int(self._clock()), source, target, reason, approved_by)
         store_release(self._cell, 0, int(target))
         self.history.append(entry)
@@ -109,5 +109,7 @@ class Lifecycle:
                 return LifecycleState[target.upper()]
             except KeyError:
                 names = ", ".join(s.name for s in LifecycleState)
-                raise IllegalTransition(f"unknown lifecycle state {target!r}; one of {names}") from None
+                raise IllegalTransition(
+                    f"unknown lifecycle state {target!r}; one of {names}"
+                ) from None
         return LifecycleState(target)

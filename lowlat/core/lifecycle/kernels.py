@@ -27,6 +27,6 @@ def execution_mode(cell: np.ndarray) -> int:
     state = load_acquire(cell, 0)
     if state == _READY:
         return _EXECUTE
-    if state == _DEGRADED or state == _WARMUP:
+    if state in (_DEGRADED, _WARMUP):
         return _PROVISIONAL
     return _REFUSE

@@ -1,0 +1,1 @@
+"""Repository-root entry point for the deterministic demo: ``python -m demo <scenario>``."""

@@ -1,0 +1,1 @@
+"""The ``lowlat`` command line (also ``python -m lowlat``)."""

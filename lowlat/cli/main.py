@@ -1,0 +1,176 @@
+"""``lowlat`` — one command for the operator: run, demo, bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lowlat import __version__
+from lowlat.cli.tables import format_table
+
+BENCH_SUITES = ("ring",)
+DEFAULT_RESULTS_DIR = Path("bench") / "results"
+
+
+class CommandError(Exception):
+    """An operator error: printed as ``lowlat <command>: error: …`` with exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from lowlat.demo import SCENARIOS
+
+    parser = argparse.ArgumentParser(
+        prog="lowlat", description="Low-latency trading infrastructure runtime."
+    )
+    parser.add_argument("--version", action="version", version=f"lowlat {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run", help="run every capability and print a summary table (the main job)"
+    )
+    run.add_argument("--no-bench", action="store_true", help="skip the quick benchmarks")
+
+    demo = commands.add_parser("demo", help="run a deterministic demo scenario")
+    demo.add_argument("scenario", help=f"one of: {', '.join(SCENARIOS)}")
+
+    bench = commands.add_parser(
+        "bench", help="run benchmarks, save them as JSON, compare with a baseline"
+    )
+    bench.add_argument(
+        "suite",
+        nargs="?",
+        help=f"suite to run: {', '.join(BENCH_SUITES)} (default: all, or "
+        "the suite of --compare's baseline)",
+    )
+    bench.add_argument("--quick", action="store_true", help="fewer repeats and events")
+    bench.add_argument("--repeats", type=int, help="runs per measurement (median is reported)")
+    bench.add_argument(
+        "--json", type=Path, help="where to save the report (default bench/results/)"
+    )
+    bench.add_argument(
+        "--compare", type=Path, metavar="BASELINE", help="flag regressions against this report"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lowlat`` command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler = {"run": _cmd_run, "demo": _cmd_demo, "bench": _cmd_bench}[args.command]
+    try:
+        return handler(args)
+    except CommandError as error:
+        print(f"lowlat {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from lowlat.demo import UnknownScenario, run_scenario
+
+    try:
+        run_scenario(args.scenario, print)
+    except UnknownScenario as error:
+        raise CommandError(str(error)) from None
+    return 0
+
+
+def _load_bench():
+    try:
+        import bench.harness as harness
+        import bench.ring as ring
+    except ModuleNotFoundError as missing:
+        raise CommandError(
+            "benchmarks live in the source checkout's bench/ directory; run lowlat from a "
+            f"checkout installed with `make install` ({missing})"
+        ) from None
+    return harness, {"ring": ring}
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    harness, suites = _load_bench()
+    if args.repeats is not None and args.repeats < 1:
+        raise CommandError(f"--repeats must be at least 1, got {args.repeats}")
+    baseline = None
+    if args.compare is not None:
+        try:
+            baseline = harness.load_report(args.compare)
+        except (OSError, ValueError) as error:
+            raise CommandError(str(error)) from None
+    wanted = args.suite or (baseline["suite"] if baseline else None)
+    if wanted is not None and wanted not in suites:
+        raise CommandError(f"unknown suite {wanted!r}; choose one of: {', '.join(suites)}")
+    exit_status = 0
+    for name in [wanted] if wanted else list(suites):
+        suite = suites[name]
+        report = suite.run(quick=args.quick, repeats=args.repeats)
+        print(suite.format_table(report))
+        path = args.json or DEFAULT_RESULTS_DIR / (
+            f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+        )
+        harness.save_report(report, path)
+        print(f"\nsaved {path}")
+        if baseline is not None:
+            rows = harness.compare(report, baseline)
+            print()
+            print(harness.format_comparison(rows))
+            if any(row["regression"] for row in rows):
+                exit_status = 1
+    return exit_status
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from lowlat.demo import SCENARIOS, run_scenario
+    from lowlat.demo.simulator import lifecycle_path
+
+    started = time.perf_counter()
+    rows = []
+    for name in SCENARIOS:
+        result = run_scenario(name, emit=None)
+        rows.append(
+            [
+                name,
+                result.published,
+                result.consumed,
+                result.lost,
+                "-" if result.first_overrun_step is None else result.first_overrun_step,
+                result.empty_polls,
+                result.executed,
+                result.provisional,
+                lifecycle_path(result.lifecycle_history),
+            ]
+        )
+    print(
+        format_table(
+            [
+                "scenario",
+                "published",
+                "consumed",
+                "lost",
+                "1st overrun",
+                "empty polls",
+                "executed",
+                "provisional",
+                "lifecycle",
+            ],
+            rows,
+            title="Step simulator (ring capacity 64; `lowlat demo <scenario>` for every step)",
+        )
+    )
+    status = 0
+    if not args.no_bench:
+        print()
+        status = _cmd_bench(
+            argparse.Namespace(suite=None, quick=True, repeats=None, json=None, compare=None)
+        )
+    print(f"\nlowlat run finished in {time.perf_counter() - started:.1f} s")
+    return status
