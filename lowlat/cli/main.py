@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--quick", action="store_true", help="fewer repeats and events")
     bench.add_argument("--repeats", type=int, help="runs per measurement (median is reported)")
+    bench.add_argument("--events", type=int, help="events per run, instead of the suite's default")
+    bench.add_argument(
+        "--only", metavar="CASE", action="append", help="run only this case (repeatable)"
+    )
     bench.add_argument(
         "--json", type=Path, help="where to save the report (default bench/results/)"
     )
@@ -98,8 +102,10 @@ def _load_bench():
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     harness, suites = _load_bench()
-    if args.repeats is not None and args.repeats < 1:
-        raise CommandError(f"--repeats must be at least 1, got {args.repeats}")
+    for option in ("repeats", "events"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise CommandError(f"--{option} must be at least 1, got {value}")
     baseline = None
     if args.compare is not None:
         try:
@@ -112,7 +118,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     exit_status = 0
     for name in [wanted] if wanted else list(suites):
         suite = suites[name]
-        report = suite.run(quick=args.quick, repeats=args.repeats)
+        try:
+            report = suite.run(
+                quick=args.quick, repeats=args.repeats, events=args.events, only=args.only
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         print(suite.format_table(report))
         path = args.json or DEFAULT_RESULTS_DIR / (
             f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
@@ -170,7 +181,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.no_bench:
         print()
         status = _cmd_bench(
-            argparse.Namespace(suite=None, quick=True, repeats=None, json=None, compare=None)
+            argparse.Namespace(
+                suite=None,
+                quick=True,
+                repeats=None,
+                events=None,
+                only=None,
+                json=None,
+                compare=None,
+            )
         )
     print(f"\nlowlat run finished in {time.perf_counter() - started:.1f} s")
     return status

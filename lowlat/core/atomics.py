@@ -8,12 +8,16 @@ on x86-64 acquire loads and release stores compile to plain ``mov`` plus a compi
 so they cost nothing on the hot path while keeping the compiler from reordering.
 
 The interpreted fallbacks rely on the GIL (threads) or on x86-64 total store order
-(processes); they exist for debugging and coverage, not for speed.
+(processes); they exist for debugging and coverage, not for speed. The GIL makes a single
+element load or store atomic but not a read-modify-write, which may be interrupted between
+its read and its write: ``compare_and_swap`` and ``fetch_add`` take a lock, so that they are
+atomic between the threads of a process.
 """
 
 from __future__ import annotations
 
 import platform
+import threading
 
 import numpy as np
 from llvmlite import ir
@@ -22,11 +26,11 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 __all__ = [
+    "compare_and_swap",
     "cpu_relax",
     "fence_acquire",
     "fence_release",
     "fence_seq_cst",
-    "compare_and_swap",
     "fetch_add",
     "load_acquire",
     "load_relaxed",
@@ -35,6 +39,7 @@ __all__ = [
 ]
 
 _IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+_RMW_LOCK = threading.Lock()  # makes the interpreted read-modify-writes atomic
 
 
 def _element_pointer(context, builder, array_type, array_value, index_value):
@@ -167,17 +172,19 @@ def store_relaxed(array: np.ndarray, index: int, value: int) -> None:
 
 def compare_and_swap(array: np.ndarray, index: int, expected: int, desired: int) -> bool:
     """Set ``array[index] = desired`` if it equals ``expected``; return whether it did."""
-    if array[index] == expected:
-        array[index] = desired
-        return True
-    return False
+    with _RMW_LOCK:
+        if array[index] == expected:
+            array[index] = desired
+            return True
+        return False
 
 
 def fetch_add(array: np.ndarray, index: int, delta: int) -> int:
     """Atomically add ``delta`` to ``array[index]`` and return the previous value."""
-    previous = int(array[index])
-    array[index] = previous + delta
-    return previous
+    with _RMW_LOCK:
+        previous = int(array[index])
+        array[index] = previous + delta
+        return previous
 
 
 def fence_acquire() -> None:

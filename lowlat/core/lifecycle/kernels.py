@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from lowlat.core.atomics import load_acquire
+from lowlat.core.jit import hot_kernel
 
 _READY = 2
 _WARMUP = 1
@@ -15,13 +15,13 @@ _PROVISIONAL = 1
 _EXECUTE = 2
 
 
-@njit(nogil=True, cache=True)
+@hot_kernel
 def read_state(cell: np.ndarray) -> int:
     """Current ``LifecycleState`` as an int (acquire load of ``cell[0]``)."""
     return load_acquire(cell, 0)
 
 
-@njit(nogil=True, cache=True)
+@hot_kernel
 def execution_mode(cell: np.ndarray) -> int:
     """``ExecutionMode`` for a decision made now: EXECUTE only in READY."""
     state = load_acquire(cell, 0)

@@ -8,6 +8,7 @@ consumers and reads statistics; the hot path calls the kernels in
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from multiprocessing import resource_tracker, shared_memory
 from typing import NamedTuple
@@ -102,13 +103,27 @@ class RingStats:
     consumers: tuple[ConsumerStats, ...]
 
 
+_TRACKER_LOCK = threading.Lock()
+
+
 def _attach_untracked(name: str) -> shared_memory.SharedMemory:
-    """Attach to a block without letting this process's resource tracker unlink it on exit."""
+    """Attach to a block without letting this process's resource tracker unlink it on exit.
+
+    Before Python 3.13 every attach registers the block with the resource tracker.
+    Unregistering it afterwards is no cure: the tracker keeps a *set* of names, shared by
+    a process and the children it starts, so that would also drop the creator's own
+    registration (and the creator's unlink then makes the tracker log a KeyError). So the
+    registration is skipped instead.
+    """
     if sys.version_info >= (3, 13):
         return shared_memory.SharedMemory(name=name, track=False)
-    block = shared_memory.SharedMemory(name=name)
-    resource_tracker.unregister(block._name, "shared_memory")  # type: ignore[attr-defined]
-    return block
+    with _TRACKER_LOCK:
+        register = resource_tracker.register
+        resource_tracker.register = lambda name, rtype: None
+        try:
+            return shared_memory.SharedMemory(name=name)
+        finally:
+            resource_tracker.register = register
 
 
 class RingBus:
@@ -144,11 +159,15 @@ class RingBus:
             raise RingError(f"capacity must be an integer, got {capacity!r}")
         if capacity < 2 or capacity & (capacity - 1):
             raise RingError(f"capacity must be a power of two ≥ 2, got {capacity}")
+        if isinstance(max_consumers, bool) or not isinstance(max_consumers, int | np.integer):
+            raise RingError(f"max_consumers must be an integer, got {max_consumers!r}")
         if not 1 <= max_consumers <= MAX_CONSUMERS_LIMIT:
             raise RingError(f"max_consumers must be 1..{MAX_CONSUMERS_LIMIT}, got {max_consumers}")
         record_dtype = np.dtype(record_dtype)
         if record_dtype.itemsize == 0 or record_dtype.itemsize % 8:
-            raise RingError(f"record size must be a multiple of 8 bytes, got {record_dtype.itemsize}")
+            raise RingError(
+                f"record size must be a multiple of 8 bytes, got {record_dtype.itemsize}"
+            )
         self.record_dtype = record_dtype
         slot_words = record_dtype.itemsize // 8
         n_header = header_words(max_consumers)
@@ -197,14 +216,16 @@ class RingBus:
         if words.size < header_words(1) or words[H_MAGIC] != MAGIC:
             block.close()
             raise RingError(f"shared memory {shared_name!r} is not a lowlat ring")
-        if words[H_VERSION] != LAYOUT_VERSION:
+        # Copy what the messages need: closing the block unmaps ``words``.
+        version, slot_words = int(words[H_VERSION]), int(words[H_SLOT_WORDS])
+        if version != LAYOUT_VERSION:
             block.close()
-            raise RingError(f"ring {shared_name!r} has layout v{words[H_VERSION]}, need v1")
+            raise RingError(f"ring {shared_name!r} has layout v{version}, need v{LAYOUT_VERSION}")
         record_dtype = np.dtype(record_dtype)
-        if int(words[H_SLOT_WORDS]) * 8 != record_dtype.itemsize:
+        if slot_words * 8 != record_dtype.itemsize:
             block.close()
             raise RingError(
-                f"ring {shared_name!r} holds {int(words[H_SLOT_WORDS]) * 8}-byte records, "
+                f"ring {shared_name!r} holds {slot_words * 8}-byte records, "
                 f"not {record_dtype.itemsize}"
             )
         bus = cls.__new__(cls)
@@ -331,17 +352,21 @@ class RingBus:
     def reattach(self, consumer: int) -> bool:
         """Make a detached consumer gate the producer again, once it has caught up.
 
-        Refused (False) while its lag is at least half the capacity. A loss in the
-        moment between the check and the producer's next gate rescan is still detected
-        by the slot stamps and counted, never silent.
+        Refused (False) while its lag is at least half the capacity. Once reattached it
+        lowers the producer's gate cache to its cursor, so that the next publish that
+        would overwrite its unread events makes the producer rescan and back-pressure.
         """
         consumer = self.check_consumer(consumer)
-        if kernels.lag(self.arrays.header, consumer) >= self.capacity // 2:
+        header = self.arrays.header
+        if kernels.lag(header, consumer) >= self.capacity // 2:
             return False
         base = consumer_base(consumer)
-        return compare_and_swap(
-            self.arrays.header, base + C_STATE, ConsumerState.DETACHED, ConsumerState.ACTIVE
-        )
+        if not compare_and_swap(
+            header, base + C_STATE, ConsumerState.DETACHED, ConsumerState.ACTIVE
+        ):
+            return False
+        kernels.lower_gate(header, load_acquire(header, base + C_CURSOR))
+        return True
 
     def remove_consumer(self, consumer: int) -> None:
         """Unregister a consumer; its slot may be reused by :meth:`add_consumer`."""
@@ -355,13 +380,17 @@ class RingBus:
         words = np.ascontiguousarray(record, dtype=self.record_dtype).reshape(1).view(np.int64)
         return int(kernels.publish(*self.arrays, words))
 
-    def poll(self, consumer: int, out: np.ndarray, max_count: int | None = None) -> tuple[int, int, int]:
+    def poll(
+        self, consumer: int, out: np.ndarray, max_count: int | None = None
+    ) -> tuple[int, int, int]:
         """Batch-poll into ``out`` (a record array); see ``kernels.poll_batch``."""
         consumer = self.check_consumer(consumer)
         if out.dtype != self.record_dtype:
             raise RingError(f"out has dtype {out.dtype}, the ring holds {self.record_dtype}")
+        if out.ndim != 1 or not out.flags.c_contiguous:
+            raise RingError(f"out must be a 1-d contiguous record array, got shape {out.shape}")
         limit = len(out) if max_count is None else min(max_count, len(out))
-        words = out.view(np.int64).reshape(len(out), -1)
+        words = out.view(np.int64).reshape(len(out), self.arrays.slots.shape[1])
         count, first, lost = kernels.poll_batch(*self.arrays, consumer, words, limit)
         return int(count), int(first), int(lost)
 

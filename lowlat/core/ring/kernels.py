@@ -26,7 +26,6 @@ only when the cached value would refuse a publish (the Disruptor's gating-sequen
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from lowlat.core.atomics import (
     compare_and_swap,
@@ -39,6 +38,7 @@ from lowlat.core.atomics import (
     store_release,
 )
 from lowlat.core.clock import monotonic_ns
+from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.ring.layout import (
     BACK_PRESSURED,
     C_CONSUMED,
@@ -78,10 +78,8 @@ _SLEEP_BACKOFF = 2
 _BACKOFF_FIRST_NS = 1_000
 _BACKOFF_MAX_NS = 1_000_000
 
-_jit = njit(nogil=True, cache=True)
 
-
-@_jit
+@hot_kernel
 def _rescan_gate(header: np.ndarray, seq: int) -> int:
     """Lowest cursor among lossless ACTIVE consumers (``seq`` if none); isolates laggards."""
     gate = seq
@@ -93,18 +91,49 @@ def _rescan_gate(header: np.ndarray, seq: int) -> int:
             continue
         cursor = load_acquire(header, base + C_CURSOR)
         lag = seq - cursor
-        if load_relaxed(header, base + C_ISOLATE) != 0 and lag >= load_relaxed(
-            header, base + C_LAG_LIMIT
+        isolate = load_relaxed(header, base + C_ISOLATE) != 0
+        if (
+            isolate
+            and lag >= load_relaxed(header, base + C_LAG_LIMIT)
+            and compare_and_swap(header, base + C_STATE, _ACTIVE, _DETACHED)
         ):
-            if compare_and_swap(header, base + C_STATE, _ACTIVE, _DETACHED):
-                header[H_ISOLATIONS] += 1
-                continue
+            header[H_ISOLATIONS] += 1
+            continue
         if cursor < gate:
             gate = cursor
     return gate
 
 
-@_jit
+@hot_kernel
+def _refresh_gate(header: np.ndarray, seq: int) -> int:
+    """Rescan the gating consumers and store the result in the gate cache; return it.
+
+    The control plane may lower the cache meanwhile (:func:`lower_gate`, for a consumer
+    that was reattached after the rescan read its state); the CAS keeps that lower value.
+    """
+    cached = load_acquire(header, H_GATE_CACHE)
+    gate = _rescan_gate(header, seq)
+    while not compare_and_swap(header, H_GATE_CACHE, cached, gate):
+        cached = load_acquire(header, H_GATE_CACHE)
+        gate = min(gate, cached)
+    return gate
+
+
+@hot_kernel
+def lower_gate(header: np.ndarray, cursor: int) -> None:
+    """Lower the producer's gate cache to ``cursor`` if it is above it (control plane).
+
+    Called when a lossless consumer starts gating again: the cache was computed without
+    it and may be above its cursor, which would let the producer overwrite its unread
+    events until the next rescan.
+    """
+    while True:
+        cached = load_acquire(header, H_GATE_CACHE)
+        if cached <= cursor or compare_and_swap(header, H_GATE_CACHE, cached, cursor):
+            return
+
+
+@hot_kernel_inline
 def try_claim(header: np.ndarray, stamps: np.ndarray) -> int:
     """Claim the next sequence for writing; return it, or BACK_PRESSURED (never waits).
 
@@ -114,8 +143,7 @@ def try_claim(header: np.ndarray, stamps: np.ndarray) -> int:
     seq = header[H_PUBLISH_CURSOR]
     capacity = header[H_CAPACITY]
     if seq >= header[H_GATE_CACHE] + capacity:
-        gate = _rescan_gate(header, seq)
-        store_relaxed(header, H_GATE_CACHE, gate)
+        gate = _refresh_gate(header, seq)
         if seq >= gate + capacity:
             header[H_BACK_PRESSURED] += 1
             return BACK_PRESSURED
@@ -124,14 +152,14 @@ def try_claim(header: np.ndarray, stamps: np.ndarray) -> int:
     return seq
 
 
-@_jit
+@hot_kernel_inline
 def commit(header: np.ndarray, stamps: np.ndarray, seq: int) -> None:
     """Make claimed sequence ``seq`` visible to consumers."""
     store_release(stamps, seq & header[H_MASK], seq)
     store_release(header, H_PUBLISH_CURSOR, seq + 1)
 
 
-@_jit
+@hot_kernel
 def publish(header: np.ndarray, stamps: np.ndarray, slots: np.ndarray, words: np.ndarray) -> int:
     """Copy one record (``slot_words`` int64 words) into the ring.
 
@@ -144,14 +172,14 @@ def publish(header: np.ndarray, stamps: np.ndarray, slots: np.ndarray, words: np
     seq = try_claim(header, stamps)
     if seq < 0:
         return seq
-    slot = slots[seq & header[H_MASK]]
+    index = seq & header[H_MASK]
     for w in range(header[H_SLOT_WORDS]):
-        slot[w] = words[w]
+        slots[index, w] = words[w]
     commit(header, stamps, seq)
     return seq
 
 
-@_jit
+@hot_kernel
 def publish_batch(
     header: np.ndarray, stamps: np.ndarray, slots: np.ndarray, rows: np.ndarray, count: int
 ) -> int:
@@ -169,18 +197,15 @@ def publish_batch(
     for r in range(count):
         seq = first + r
         if seq >= header[H_GATE_CACHE] + capacity:
-            gate = _rescan_gate(header, seq)
-            store_relaxed(header, H_GATE_CACHE, gate)
+            gate = _refresh_gate(header, seq)
             if seq >= gate + capacity:
                 header[H_BACK_PRESSURED] += 1
                 break
         index = seq & mask
         store_relaxed(stamps, index, -(seq + 2))
         fence_release()
-        slot = slots[index]
-        row = rows[r]
         for w in range(words):
-            slot[w] = row[w]
+            slots[index, w] = rows[r, w]
         store_release(stamps, index, seq)
         published += 1
     if published > 0:
@@ -188,22 +213,7 @@ def publish_batch(
     return published
 
 
-@_jit
-def _copy_if_current(
-    stamps: np.ndarray, slots: np.ndarray, seq: int, mask: int, words: int, row: np.ndarray
-) -> bool:
-    """Seqlock read of ``seq`` into ``row``; False if the slot holds another sequence."""
-    index = seq & mask
-    if load_acquire(stamps, index) != seq:
-        return False
-    slot = slots[index]
-    for w in range(words):
-        row[w] = slot[w]
-    fence_acquire()
-    return load_relaxed(stamps, index) == seq
-
-
-@_jit
+@hot_kernel
 def poll_batch(
     header: np.ndarray,
     stamps: np.ndarray,
@@ -238,9 +248,15 @@ def poll_batch(
         cursor = published - capacity
     count = 0
     while count < max_count and cursor + count < published:
-        if _copy_if_current(stamps, slots, cursor + count, mask, words, out[count]):
-            count += 1
-            continue
+        seq = cursor + count
+        index = seq & mask
+        if load_acquire(stamps, index) == seq:  # seqlock read: stamp, copy, fence, stamp
+            for w in range(words):
+                out[count, w] = slots[index, w]
+            fence_acquire()
+            if load_relaxed(stamps, index) == seq:
+                count += 1
+                continue
         # Lapped while reading: the slot holds a newer sequence or is being rewritten.
         header[base + C_TORN_READS] += 1
         if count > 0:
@@ -259,7 +275,7 @@ def poll_batch(
     return count, cursor, lost
 
 
-@_jit
+@hot_kernel_inline
 def poll(
     header: np.ndarray, stamps: np.ndarray, slots: np.ndarray, consumer: int, out: np.ndarray
 ) -> tuple[int, int]:
@@ -272,7 +288,7 @@ def poll(
     return (first_seq if count == 1 else EMPTY), lost
 
 
-@_jit
+@hot_kernel
 def idle(strategy: int, attempt: int) -> None:
     """Idle once after ``attempt`` consecutive empty polls, as ``strategy`` says."""
     if strategy == _BUSY_SPIN:
@@ -284,7 +300,7 @@ def idle(strategy: int, attempt: int) -> None:
         sleep_ns(min(_BACKOFF_FIRST_NS << shift, _BACKOFF_MAX_NS))
 
 
-@_jit
+@hot_kernel
 def poll_batch_wait(
     header: np.ndarray,
     stamps: np.ndarray,
@@ -312,14 +328,14 @@ def poll_batch_wait(
         attempt += 1
 
 
-@_jit
+@hot_kernel
 def lag(header: np.ndarray, consumer: int) -> int:
     """Events published but not yet read by ``consumer``."""
     base = CONSUMER_BASE + CONSUMER_STRIDE * consumer
     return load_acquire(header, H_PUBLISH_CURSOR) - load_acquire(header, base + C_CURSOR)
 
 
-@_jit
+@hot_kernel
 def scan_slow_consumers(header: np.ndarray) -> int:
     """Flag consumers whose lag exceeds their limit; return how many are slow now.
 

@@ -8,7 +8,7 @@ line      words                                                       written by
 ========  ==========================================================  ==============
 0         magic, version, capacity, mask, slot words, max consumers   create (once)
 1         publish cursor, gate cache, back-pressured, isolations      producer
-2         stop flag, gating epoch                                     control plane
+2         stop flag                                                   control plane
 2+2c      cursor, consumed, lost, loss events, last loss, empty, torn consumer c
 3+2c      state, policy, lag limit, isolate, slow flag, max lag seen  control plane
 ========  ==========================================================  ==============

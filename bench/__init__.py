@@ -1,0 +1,1 @@
+"""Benchmark suites for lowlat (kept beside the package, outside the wheel)."""

@@ -1,0 +1,290 @@
+"""Benchmark plumbing shared by the suites: machine facts, statistics, reports, comparison.
+
+A report is a JSON object ``{"suite", "machine", "created", "quick", "results": [...]}``;
+each result has ``name``, ``unit``, ``better`` (``"higher"`` or ``"lower"``), ``median``,
+``min``, ``max``, ``spread`` and ``runs``, and may carry ``target``, ``baseline_of``,
+``informational`` and ``note``. Results with ``baseline_of`` measure a reference
+implementation (for example ``queue.Queue``), and ``informational`` ones (a maximum
+latency) are too noisy to gate on: :func:`compare` never flags either as a regression.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+
+import lowlat
+from lowlat.cli.tables import format_table
+
+__all__ = [
+    "DEFAULT_NOISE_FLOOR",
+    "ReportError",
+    "compare",
+    "fmt_number",
+    "format_comparison",
+    "load_report",
+    "machine_info",
+    "percentiles_ns",
+    "save_report",
+    "summarize",
+]
+
+DEFAULT_NOISE_FLOOR = 0.10  # never call a change below 10 % a regression
+_BETTER = ("higher", "lower")
+_REQUIRED = {"name": str, "unit": str, "better": str}
+_NUMBERS = ("median", "min", "max")
+
+
+class ReportError(ValueError):
+    """A report file is missing, is not JSON, or does not have the report schema."""
+
+
+def machine_info() -> dict[str, Any]:
+    """Facts that decide whether two reports are comparable (no host name: it identifies)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "lowlat": lowlat.__version__,
+    }
+
+
+def summarize(samples: Sequence[float]) -> dict[str, Any]:
+    """Median, extremes and relative spread of repeated measurements.
+
+    ``spread`` is the half-range relative to the median, ``(max - min) / 2 / median``:
+    how far one run may stray from the typical one, which :func:`compare` uses as noise.
+    """
+    if not samples:
+        raise ValueError("summarize needs at least one sample")
+    values = [float(v) for v in samples]
+    median = statistics.median(values)
+    low, high = min(values), max(values)
+    spread = (high - low) / 2 / abs(median) if median else 0.0
+    return {"median": median, "min": low, "max": high, "spread": spread, "runs": values}
+
+
+def percentiles_ns(latencies: np.ndarray) -> dict[str, float]:
+    """p50, p99, p99.9, max and mean of a latency sample, in its own unit (ns here)."""
+    values = np.asarray(latencies, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("percentiles_ns needs at least one sample")
+    p50, p99, p999 = np.percentile(values, [50.0, 99.0, 99.9])
+    return {
+        "p50": float(p50),
+        "p99": float(p99),
+        "p99.9": float(p999),
+        "max": float(values.max()),
+        "mean": float(values.mean()),
+        "count": int(values.size),
+    }
+
+
+def save_report(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``report`` as indented JSON, creating parent directories."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a report written by :func:`save_report`, checking its schema.
+
+    Raises
+    ------
+    ReportError
+        Naming the file, if it is missing, unreadable, not JSON or not a report.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportError(f"benchmark report {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ReportError(f"cannot read benchmark report {str(path)!r}: {exc}") from exc
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"benchmark report {str(path)!r} is not valid JSON: {exc}") from exc
+    problem = _schema_problem(report)
+    if problem:
+        raise ReportError(f"benchmark report {str(path)!r} is not a report: {problem}")
+    return report
+
+
+def _schema_problem(report: object) -> str | None:
+    """What is wrong with ``report`` as a report, or None."""
+    if not isinstance(report, dict):
+        return "top level is not an object"
+    if not isinstance(report.get("suite"), str):
+        return "missing 'suite'"
+    results = report.get("results")
+    if not isinstance(results, list):
+        return "missing 'results' list"
+    for index, result in enumerate(results):
+        if not isinstance(result, dict):
+            return f"results[{index}] is not an object"
+        for key, kind in _REQUIRED.items():
+            if not isinstance(result.get(key), kind):
+                return f"results[{index}] lacks {key!r}"
+        if result["better"] not in _BETTER:
+            return f"results[{index}] 'better' must be 'higher' or 'lower'"
+        for key in _NUMBERS:
+            value = result.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"results[{index}] ({result['name']}) lacks number {key!r}"
+    return None
+
+
+def _spread(result: dict[str, Any]) -> float:
+    """Relative half-range of a result (recomputed if an older report lacks ``spread``)."""
+    if isinstance(result.get("spread"), int | float):
+        return float(result["spread"])
+    median = float(result["median"])
+    return (float(result["max"]) - float(result["min"])) / 2 / abs(median) if median else 0.0
+
+
+def compare(
+    current: dict[str, Any], baseline: dict[str, Any], tolerance: float | None = None
+) -> list[dict[str, Any]]:
+    """Compare each result of ``current`` with the same-named result of ``baseline``.
+
+    A result regressed when its median is worse than the baseline's — lower for
+    ``better == "higher"``, higher for ``"lower"`` — by more than the threshold: the larger
+    relative spread of the two, but at least ``DEFAULT_NOISE_FLOOR``; or exactly
+    ``tolerance`` when given. Reference results (``baseline_of``) only report their change,
+    as status ``"reference"``: they measure the machine, not lowlat; ``informational``
+    ones get status ``"info"``.
+
+    Returns
+    -------
+    list of dict
+        One row per result name in either report: ``name``, ``unit``, ``better``,
+        ``baseline``, ``current``, ``change`` (relative, signed: > 0 means the number went
+        up), ``threshold``, ``status`` (``"regression"``, ``"improvement"``, ``"ok"``,
+        ``"reference"``, ``"info"``, ``"new"`` or ``"missing"``) and ``regression`` (bool).
+    """
+    old = {r["name"]: r for r in baseline["results"]}
+    rows = []
+    for result in current["results"]:
+        row = {
+            "name": result["name"],
+            "unit": result["unit"],
+            "better": result["better"],
+            "baseline": None,
+            "current": result["median"],
+            "change": None,
+            "threshold": None,
+            "status": "new",
+            "regression": False,
+        }
+        rows.append(row)
+        before = old.pop(result["name"], None)
+        if before is None:
+            continue
+        threshold = (
+            max(DEFAULT_NOISE_FLOOR, _spread(result), _spread(before))
+            if tolerance is None
+            else tolerance
+        )
+        base = float(before["median"])
+        change = (float(result["median"]) - base) / abs(base) if base else math.inf
+        worse = -change if result["better"] == "higher" else change
+        if result.get("baseline_of"):
+            status = "reference"
+        elif result.get("informational"):
+            status = "info"
+        elif worse > threshold:
+            status = "regression"
+        elif -worse > threshold:
+            status = "improvement"
+        else:
+            status = "ok"
+        row.update(
+            baseline=before["median"],
+            change=change,
+            threshold=threshold,
+            status=status,
+            regression=status == "regression",
+        )
+    for before in old.values():
+        rows.append(
+            {
+                "name": before["name"],
+                "unit": before["unit"],
+                "better": before["better"],
+                "baseline": before["median"],
+                "current": None,
+                "change": None,
+                "threshold": None,
+                "status": "missing",
+                "regression": False,
+            }
+        )
+    return rows
+
+
+def fmt_number(value: float | None) -> str:
+    """Compact human number: 12.3M, 456k, 789, 1.25."""
+    if value is None:
+        return "-"
+    magnitude = abs(value)
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
+    """Table of :func:`compare` rows with a verdict line at the end."""
+    body = []
+    for row in rows:
+        change = "-" if row["change"] is None else f"{row['change']:+.1%}"
+        threshold = "-" if row["threshold"] is None else f"±{row['threshold']:.0%}"
+        status = row["status"].upper() if row["regression"] else row["status"]
+        body.append(
+            [
+                row["name"],
+                row["unit"],
+                fmt_number(row["baseline"]),
+                fmt_number(row["current"]),
+                change,
+                threshold,
+                f"{row['better']} is better",
+                status,
+            ]
+        )
+    table = format_table(
+        ["result", "unit", "baseline", "current", "change", "noise", "direction", "status"],
+        body,
+    )
+    regressions = [row["name"] for row in rows if row["regression"]]
+    verdict = (
+        f"{len(regressions)} regression(s): {', '.join(regressions)}"
+        if regressions
+        else "no regressions"
+    )
+    return f"{table}\n{verdict}"

@@ -1,0 +1,689 @@
+"""Ring-bus benchmark suite: throughput, fan-out, cross-process and latency, with baselines.
+
+Every lowlat measurement runs whole in compiled ``nogil`` loops (:mod:`bench.ring_kernels`)
+on threads or in a consumer process, and every event is checked for order, completeness
+and integrity; the Python baselines (``collections.deque``, ``queue.Queue``,
+``multiprocessing.Queue``, moving one Python int per event) check order too and run in
+the same run on the same machine. Each case repeats; the report keeps every run and the
+median, min and max. Run it with ``lowlat bench ring [--quick] [--json OUT]``.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import math
+import multiprocessing as mp
+import os
+import queue
+import resource
+import secrets
+import statistics
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from bench import ring_kernels as rk
+from bench.harness import fmt_number, machine_info, percentiles_ns, summarize
+from lowlat.cli.tables import format_table as format_rows
+from lowlat.core.ring import Policy, RingBus
+
+__all__ = [
+    "CASES",
+    "CrossProcessRing",
+    "LatencyRun",
+    "Run",
+    "deque_threads",
+    "format_table",
+    "mp_queue_processes",
+    "queue_latency",
+    "queue_threads",
+    "ring_latency",
+    "ring_threads",
+    "run",
+]
+
+CAPACITY = 1 << 14  # slots (1 MiB of records)
+BATCH = 64  # producer batch in batch mode
+POLL_BATCH = 256  # most records a consumer takes per poll in batch mode
+LATENCY_INTERVAL_NS = 1_500  # producer pacing in the latency case
+DEFAULT_REPEATS = 5
+QUICK_REPEATS = 3
+_CHILD_TIMEOUT_S = 120.0  # child start (imports, JIT cache load) or one run, at most
+
+TARGET_THREADS = 20e6
+TARGET_PROCESSES = 5e6
+TARGET_P999_NS = 5_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyRun:
+    """One repetition of the latency case."""
+
+    latencies: np.ndarray  # ns, warm-up excluded
+    errors: int
+    preemptions: int
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One repetition of a throughput case."""
+
+    events: int
+    seconds: float
+    errors: int = 0
+    first_bad_seq: int = -1
+    preemptions: int | None = None  # involuntary context switches of the threads, if counted
+
+    @property
+    def rate(self) -> float:
+        """Events per second."""
+        return self.events / self.seconds
+
+
+# --- lowlat measurements ----------------------------------------------------------------
+
+
+def _preemptions() -> int:
+    """Involuntary context switches of the calling thread so far (0 where unsupported).
+
+    On a shared machine they explain outliers: every one is a thread that wanted the CPU
+    and lost it, typically for milliseconds.
+    """
+    who = getattr(resource, "RUSAGE_THREAD", None)
+    return 0 if who is None else resource.getrusage(who).ru_nivcsw
+
+
+def _new_ring(consumers: int, shared_name: str | None = None) -> tuple[RingBus, list[int]]:
+    """A ring with ``consumers`` lossless consumers and its pages already touched."""
+    bus = RingBus(CAPACITY, max_consumers=max(consumers, 1), shared_name=shared_name)
+    bus.arrays.slots.fill(0)  # fault the pages in now, not during the measurement
+    return bus, [bus.add_consumer(Policy.LOSSLESS) for _ in range(consumers)]
+
+
+def _worst(results: list[tuple[int, ...]]) -> tuple[int, int]:
+    """Total errors and the first bad sequence over several consumers' results."""
+    errors = sum(r[1] for r in results)
+    bad = [r[2] for r in results if r[2] >= 0]
+    return errors, min(bad) if bad else -1
+
+
+def ring_threads(
+    events: int,
+    *,
+    consumers: int = 1,
+    batch: int = BATCH,
+    poll_batch: int = POLL_BATCH,
+    strategy: int = rk.BUSY_SPIN,
+) -> Run:
+    """One producer thread publishing ``events`` to ``consumers`` consumer threads.
+
+    Time runs from the producer's first publish to the last consumer's last event;
+    thread start-up is excluded (the producer starts once every consumer is running).
+    """
+    bus, indices = _new_ring(consumers)
+    no_latencies = np.empty(0, dtype=np.int64)
+    produced: list[tuple[int, int, int]] = []
+    consumed: list[tuple[int, int, int, int]] = []
+    switches: list[int] = []
+    started = [threading.Event() for _ in indices]
+
+    def consumer_main(index: int, ready: threading.Event) -> None:
+        before = _preemptions()
+        ready.set()
+        consumed.append(
+            rk.consume(
+                *bus.arrays,
+                index,
+                events,
+                poll_batch,
+                strategy,
+                rk.DEFAULT_TIMEOUT_NS,
+                no_latencies,
+            )
+        )
+        switches.append(_preemptions() - before)
+
+    def producer_main() -> None:
+        before = _preemptions()
+        produced.append(rk.produce(*bus.arrays, events, batch, 0, strategy, rk.DEFAULT_TIMEOUT_NS))
+        switches.append(_preemptions() - before)
+
+    threads = [
+        threading.Thread(target=consumer_main, args=(i, r), daemon=True)
+        for i, r in zip(indices, started, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for ready in started:
+        ready.wait()
+    producer = threading.Thread(target=producer_main, daemon=True)
+    producer.start()
+    for thread in (producer, *threads):
+        thread.join()
+    _, start_ns, _ = produced[0]
+    end_ns = max(r[3] for r in consumed)
+    errors, first_bad = _worst(consumed)
+    return Run(events, (end_ns - start_ns) / 1e9, errors, first_bad, sum(switches))
+
+
+class CrossProcessRing:
+    """A shared-memory ring with one consumer in a 'spawn'-ed child process.
+
+    The child attaches by name and compiles (loads) its loop before it reports ready,
+    and acknowledges each run just before it starts polling, so neither process start
+    nor JIT loading is measured. Use as a context manager; call the instance to measure::
+
+        with CrossProcessRing() as measure:
+            run = measure(1_000_000, batch=64)
+    """
+
+    def __init__(self) -> None:
+        name = f"lowlat-bench-{os.getpid()}-{secrets.token_hex(4)}"
+        self.bus, (consumer,) = _new_ring(1, shared_name=name)
+        context = mp.get_context("spawn")
+        self._conn, child_conn = context.Pipe()
+        self._child = context.Process(
+            target=rk.consumer_process, args=(name, consumer, child_conn), daemon=True
+        )
+        self._child.start()
+        child_conn.close()
+        try:
+            self._expect("ready")
+        except BaseException:
+            self.close()
+            raise
+
+    def _receive(self) -> Any:
+        if not self._conn.poll(_CHILD_TIMEOUT_S):
+            raise RuntimeError(f"ring consumer process silent for {_CHILD_TIMEOUT_S:.0f} s")
+        try:
+            return self._conn.recv()
+        except EOFError:
+            raise RuntimeError(
+                f"ring consumer process died (exit code {self._child.exitcode})"
+            ) from None
+
+    def _expect(self, message: str) -> None:
+        reply = self._receive()
+        if reply != message:
+            raise RuntimeError(f"ring consumer process said {reply!r}, expected {message!r}")
+
+    def __call__(self, events: int, *, batch: int = BATCH, poll_batch: int = POLL_BATCH) -> Run:
+        """Publish ``events`` in batches of ``batch``; the child polls up to ``poll_batch``."""
+        self._conn.send((events, poll_batch))
+        self._expect("go")
+        _, start_ns, _ = rk.produce(
+            *self.bus.arrays, events, batch, 0, rk.BUSY_SPIN, rk.DEFAULT_TIMEOUT_NS
+        )
+        _, errors, first_bad, end_ns = self._receive()
+        return Run(events, (end_ns - start_ns) / 1e9, errors, first_bad)
+
+    def close(self) -> None:
+        """Stop the child (politely, then by force) and unlink the ring."""
+        self.bus.request_stop()
+        with contextlib.suppress(OSError):
+            self._conn.send(None)
+        self._child.join(10)
+        if self._child.is_alive():
+            self._child.terminate()
+            self._child.join()
+        self._conn.close()
+        self.bus.close()
+
+    def __enter__(self) -> CrossProcessRing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def ring_latency(
+    samples: int, *, warmup: int, interval_ns: int = LATENCY_INTERVAL_NS
+) -> LatencyRun:
+    """Publish→poll latency (ns) of ``samples`` paced events across two threads.
+
+    The producer publishes one event every ``interval_ns`` (spinning on the clock); the
+    consumer busy-spins. The first ``warmup`` events are measured but discarded.
+    """
+    total = warmup + samples
+    bus, (index,) = _new_ring(1)
+    latencies = np.zeros(total, dtype=np.int64)
+    consumed: list[tuple[int, int, int, int]] = []
+    switches: list[int] = []
+    ready = threading.Event()
+
+    def consumer_main() -> None:
+        before = _preemptions()
+        ready.set()
+        consumed.append(
+            rk.consume(
+                *bus.arrays, index, total, 16, rk.BUSY_SPIN, rk.DEFAULT_TIMEOUT_NS, latencies
+            )
+        )
+        switches.append(_preemptions() - before)
+
+    def producer_main() -> None:
+        before = _preemptions()
+        rk.produce(*bus.arrays, total, 1, interval_ns, rk.BUSY_SPIN, rk.DEFAULT_TIMEOUT_NS)
+        switches.append(_preemptions() - before)
+
+    consumer = threading.Thread(target=consumer_main, daemon=True)
+    consumer.start()
+    ready.wait()
+    producer = threading.Thread(target=producer_main, daemon=True)
+    producer.start()
+    producer.join()
+    consumer.join()
+    return LatencyRun(latencies[warmup:], consumed[0][1], sum(switches))
+
+
+# --- baselines --------------------------------------------------------------------------
+
+
+def deque_threads(events: int) -> Run:
+    """``collections.deque``: producer thread appends ints, consumer thread spins popleft."""
+    items: collections.deque[int] = collections.deque()
+    ready = threading.Event()
+    times: dict[str, int] = {}
+    errors = [0]
+
+    def consumer_main() -> None:
+        popleft = items.popleft
+        ready.set()
+        expected = 0
+        bad = 0
+        while expected < events:
+            try:
+                value = popleft()
+            except IndexError:
+                continue
+            bad += value != expected
+            expected += 1
+        times["end"] = time.monotonic_ns()
+        errors[0] = bad
+
+    def producer_main() -> None:
+        append = items.append
+        times["start"] = time.monotonic_ns()
+        for i in range(events):
+            append(i)
+
+    return _python_threads(consumer_main, producer_main, ready, times, events, errors)
+
+
+def queue_threads(events: int) -> Run:
+    """``queue.Queue`` (unbounded): producer thread puts ints, consumer thread blocks in get."""
+    items: queue.Queue[int] = queue.Queue()
+    ready = threading.Event()
+    times: dict[str, int] = {}
+    errors = [0]
+
+    def consumer_main() -> None:
+        get = items.get
+        ready.set()
+        bad = 0
+        for expected in range(events):
+            bad += get() != expected
+        times["end"] = time.monotonic_ns()
+        errors[0] = bad
+
+    def producer_main() -> None:
+        put = items.put
+        times["start"] = time.monotonic_ns()
+        for i in range(events):
+            put(i)
+
+    return _python_threads(consumer_main, producer_main, ready, times, events, errors)
+
+
+def _python_threads(
+    consumer_main: Callable[[], None],
+    producer_main: Callable[[], None],
+    ready: threading.Event,
+    times: dict[str, int],
+    events: int,
+    errors: list[int],
+) -> Run:
+    """Run a Python baseline's two threads; time from first put to last get."""
+    consumer = threading.Thread(target=consumer_main, daemon=True)
+    consumer.start()
+    ready.wait()
+    producer = threading.Thread(target=producer_main, daemon=True)
+    producer.start()
+    producer.join()
+    consumer.join()
+    return Run(events, (times["end"] - times["start"]) / 1e9, errors[0])
+
+
+def _mp_queue_consumer(items: Any, ready: Any, events: int, results: Any) -> None:
+    """Child of :func:`mp_queue_processes`: get ``events`` ints, report end time and errors."""
+    ready.set()
+    bad = 0
+    for expected in range(events):
+        bad += items.get() != expected
+    results.put((time.monotonic_ns(), bad))
+
+
+def mp_queue_processes(events: int) -> Run:
+    """``multiprocessing.Queue``: the parent puts ints, a 'spawn'-ed child gets them."""
+    context = mp.get_context("spawn")
+    items = context.Queue()
+    results = context.Queue()
+    ready = context.Event()
+    child = context.Process(
+        target=_mp_queue_consumer, args=(items, ready, events, results), daemon=True
+    )
+    child.start()
+    try:
+        if not ready.wait(_CHILD_TIMEOUT_S):
+            raise RuntimeError("multiprocessing.Queue consumer did not start")
+        start = time.monotonic_ns()
+        for i in range(events):
+            items.put(i)
+        end, errors = results.get(timeout=_CHILD_TIMEOUT_S)
+        child.join(_CHILD_TIMEOUT_S)
+    finally:
+        if child.is_alive():
+            child.terminate()
+            child.join()
+    return Run(events, (end - start) / 1e9, errors)
+
+
+def queue_latency(samples: int, *, warmup: int, interval_s: float = 20e-6) -> np.ndarray:
+    """put→get latency (ns) of ``queue.Queue`` across two threads, consumer blocking in get.
+
+    The producer sleeps ``interval_s`` between events (busy-waiting would hold the GIL
+    the consumer needs); the first ``warmup`` samples are discarded.
+    """
+    total = warmup + samples
+    items: queue.Queue[int] = queue.Queue()
+    latencies = np.zeros(total, dtype=np.int64)
+    ready = threading.Event()
+
+    def consumer_main() -> None:
+        ready.set()
+        for k in range(total):
+            stamp = items.get()
+            latencies[k] = time.monotonic_ns() - stamp
+
+    consumer = threading.Thread(target=consumer_main, daemon=True)
+    consumer.start()
+    ready.wait()
+    for _ in range(total):
+        items.put(time.monotonic_ns())
+        time.sleep(interval_s)
+    consumer.join()
+    return latencies[warmup:]
+
+
+# --- the suite --------------------------------------------------------------------------
+
+THREADS_BATCH = "ring 1P→1C threads, batch 64"
+THREADS_SINGLE = "ring 1P→1C threads, single event"
+FANOUT = "ring 1P→3C threads, batch 64, yield"
+PROCESSES_BATCH = "ring 1P→1C processes, batch 64"
+PROCESSES_SINGLE = "ring 1P→1C processes, single event"
+LATENCY = "ring latency {}, threads"
+QUEUE_LATENCY = "queue.Queue latency {}, threads"
+
+
+def _throughput(
+    name: str,
+    runs: list[Run],
+    *,
+    target: float | None = None,
+    baseline_of: str | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """A throughput result (events/s, higher is better) from repeated runs."""
+    result: dict[str, Any] = {
+        "name": name,
+        "unit": "events/s",
+        "better": "higher",
+        **summarize([r.rate for r in runs]),
+        "events": runs[0].events,
+        "errors": sum(r.errors for r in runs),
+        "first_bad_seq": next((r.first_bad_seq for r in runs if r.first_bad_seq >= 0), -1),
+    }
+    if all(r.preemptions is not None for r in runs):
+        result["preemptions"] = [r.preemptions for r in runs]
+    if target is not None:
+        result["target"] = target
+    if baseline_of is not None:
+        result["baseline_of"] = baseline_of
+    if note:
+        result["note"] = note
+    return result
+
+
+def _latency(
+    template: str,
+    per_run: list[dict[str, float]],
+    errors: int,
+    preemptions: list[int] | None,
+    keys: tuple[str, ...],
+    *,
+    targets: dict[str, float] | None = None,
+    baseline_of: str | None = None,
+    note: str = "",
+) -> list[dict[str, Any]]:
+    """Latency results (ns, lower is better), one per percentile in ``keys``."""
+    results = []
+    for key in keys:
+        result: dict[str, Any] = {
+            "name": template.format(key),
+            "unit": "ns",
+            "better": "lower",
+            **summarize([p[key] for p in per_run]),
+            "samples": per_run[0]["count"],
+            "errors": errors,
+        }
+        if preemptions is not None:
+            result["preemptions"] = preemptions
+        if targets and key in targets:
+            result["target"] = targets[key]
+        if key == "max":
+            result["informational"] = True  # one preemption decides it: never a gate
+        if baseline_of is not None:
+            result["baseline_of"] = baseline_of.format(key)
+        if note:
+            result["note"] = note
+        results.append(result)
+    return results
+
+
+def _case_threads(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [ring_threads(events) for _ in range(repeats)]
+    return [_throughput(THREADS_BATCH, runs, target=TARGET_THREADS, note="busy-spin")]
+
+
+def _case_threads_single(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [ring_threads(events, batch=1, poll_batch=1) for _ in range(repeats)]
+    return [_throughput(THREADS_SINGLE, runs, note="publish/poll one event per call")]
+
+
+def _case_fanout(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [ring_threads(events, consumers=3, strategy=rk.YIELD) for _ in range(repeats)]
+    note = "4 busy threads on 2 cores: idle = sched_yield; each event to 3"
+    return [_throughput(FANOUT, runs, note=note)]
+
+
+def _case_processes(repeats: int, events: int) -> list[dict[str, Any]]:
+    with CrossProcessRing() as measure:
+        batched = [measure(events) for _ in range(repeats)]
+        single = [measure(events // 4, batch=1, poll_batch=1) for _ in range(repeats)]
+    note = "shared memory, 'spawn' child"
+    return [
+        _throughput(PROCESSES_BATCH, batched, target=TARGET_PROCESSES, note=note),
+        _throughput(PROCESSES_SINGLE, single, note=note),
+    ]
+
+
+def _case_latency(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [ring_latency(events, warmup=max(events // 10, 1)) for _ in range(repeats)]
+    note = f"1 event / {LATENCY_INTERVAL_NS} ns, consumer busy-spins"
+    return _latency(
+        LATENCY,
+        [percentiles_ns(r.latencies) for r in runs],
+        sum(r.errors for r in runs),
+        [r.preemptions for r in runs],
+        ("p50", "p99", "p99.9", "max"),
+        targets={"p99.9": TARGET_P999_NS},
+        note=note,
+    )
+
+
+def _case_deque(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [deque_threads(events) for _ in range(repeats)]
+    note = "int per event, consumer spins on popleft"
+    return [_throughput("deque 1P→1C threads", runs, baseline_of=THREADS_SINGLE, note=note)]
+
+
+def _case_queue(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [queue_threads(events) for _ in range(repeats)]
+    note = "int per event, consumer blocks in get"
+    return [_throughput("queue.Queue 1P→1C threads", runs, baseline_of=THREADS_SINGLE, note=note)]
+
+
+def _case_mp_queue(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [mp_queue_processes(events) for _ in range(repeats)]
+    name = "multiprocessing.Queue 1P→1C processes"
+    return [_throughput(name, runs, baseline_of=PROCESSES_SINGLE, note="int per event")]
+
+
+def _case_queue_latency(repeats: int, events: int) -> list[dict[str, Any]]:
+    per_run = [
+        percentiles_ns(queue_latency(events, warmup=max(events // 10, 1))) for _ in range(repeats)
+    ]
+    note = "1 event / ~20 µs sleep, consumer blocks in get"
+    return _latency(QUEUE_LATENCY, per_run, 0, None, ("p50", "p99"), baseline_of=LATENCY, note=note)
+
+
+# key: (case, events per run in full mode, in quick mode)
+CASES: dict[str, tuple[Callable[[int, int], list[dict[str, Any]]], int, int]] = {
+    "threads": (_case_threads, 20_000_000, 2_000_000),
+    "threads_single": (_case_threads_single, 5_000_000, 500_000),
+    "fanout": (_case_fanout, 5_000_000, 500_000),
+    "processes": (_case_processes, 20_000_000, 2_000_000),
+    "latency": (_case_latency, 200_000, 30_000),
+    "deque": (_case_deque, 1_000_000, 200_000),
+    "queue": (_case_queue, 200_000, 50_000),
+    "mp_queue": (_case_mp_queue, 200_000, 50_000),
+    "queue_latency": (_case_queue_latency, 10_000, 2_000),
+}
+
+
+def run(
+    quick: bool = False,
+    repeats: int | None = None,
+    *,
+    events: int | None = None,
+    only: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Run the suite and return its JSON-able report.
+
+    Parameters
+    ----------
+    quick
+        Fewer repeats (3) and about a tenth of the events: a smoke run, not a reference.
+    repeats
+        Repetitions per case (default 5, or 3 when ``quick``).
+    events
+        Events (or latency samples) per run for every case, overriding the defaults.
+    only
+        Keys of :data:`CASES` to run; all of them by default.
+    """
+    repeats = repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS)
+    keys = list(CASES) if only is None else list(only)
+    unknown = [key for key in keys if key not in CASES]
+    if unknown:
+        raise ValueError(f"unknown ring cases {unknown}; choose from {list(CASES)}")
+    began = time.monotonic()
+    load_start = os.getloadavg()[0]
+    rk.warm_up()
+    results: list[dict[str, Any]] = []
+    for key in keys:
+        case, full, small = CASES[key]
+        results.extend(case(repeats, events or (small if quick else full)))
+    return {
+        "suite": "ring",
+        "machine": machine_info(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "repeats": repeats,
+        "seconds": round(time.monotonic() - began, 1),
+        "load_average": [load_start, os.getloadavg()[0]],  # 1-min, at start and end: noise
+        "results": results,
+    }
+
+
+def _target_cell(result: dict[str, Any]) -> tuple[str, str]:
+    """Target text and verdict of a result, or blanks."""
+    target = result.get("target")
+    if target is None:
+        return "", ""
+    higher = result["better"] == "higher"
+    met = result["median"] >= target if higher else result["median"] <= target
+    return f"{'≥' if higher else '≤'} {fmt_number(target)}", "met" if met else "MISSED"
+
+
+def _note(result: dict[str, Any]) -> str:
+    """A result's note, plus how often its threads were preempted (median per run)."""
+    note = result.get("note", "")
+    if "preemptions" in result:
+        note += f"; {statistics.median(result['preemptions']):g} preemptions/run"
+    return note
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """Aligned plain-text table of a report: medians, ranges, targets, baseline ratios."""
+    medians = {r["name"]: r["median"] for r in report["results"]}
+    rows = []
+    for result in report["results"]:
+        target, verdict = _target_cell(result)
+        ratio = ""
+        ring = medians.get(result.get("baseline_of", ""))
+        if ring:
+            better = result["better"] == "higher"
+            ratio = f"{(ring / result['median'] if better else result['median'] / ring):.3g}×"
+        errors = result.get("errors")
+        check = (
+            ""
+            if errors is None or result.get("baseline_of")
+            else ("ok" if errors == 0 else f"{errors} ERRORS")
+        )
+        rows.append(
+            [
+                result["name"],
+                fmt_number(result["median"]),
+                f"{fmt_number(result['min'])}–{fmt_number(result['max'])}",
+                result["unit"],
+                target,
+                verdict,
+                ratio,
+                check,
+                _note(result),
+            ]
+        )
+    table = format_rows(
+        ["case", "median", "min–max", "unit", "target", "met?", "ring ×", "seq check", "note"], rows
+    )
+    machine = report.get("machine", {})
+    load = report.get("load_average", [math.nan, math.nan])
+    head = (
+        f"ring suite, {report.get('created', '')}, {report.get('repeats', '?')} runs per case"
+        f"{' (quick)' if report.get('quick') else ''}; {machine.get('cpu', '?')}, "
+        f"{machine.get('usable_cores', '?')} cores, Python {machine.get('python', '?')}, "
+        f"numba {machine.get('numba', '?')}; load {load[0]:.2f} → {load[1]:.2f}"
+    )
+    foot = (
+        "ring ×: how many times better the ring is than this baseline, against the ring case "
+        "of the same shape (events/s: ring / baseline; latency: baseline / ring)."
+    )
+    return f"{head}\n{table}\n{foot}"

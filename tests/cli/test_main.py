@@ -1,0 +1,100 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lowlat import __version__
+from lowlat.cli.main import main
+from lowlat.cli.tables import format_table
+from lowlat.demo import SCENARIOS
+
+
+def test_demo_prints_the_scenario(capsys):
+    assert main(["demo", "consumer-heavy"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("lowlat demo: consumer-heavy")
+    assert "summary: published 12" in out
+
+
+def test_demo_with_unknown_scenario_exits_2_naming_it(capsys):
+    assert main(["demo", "sideways"]) == 2
+    captured = capsys.readouterr()
+    assert "lowlat demo: error: unknown scenario 'sideways'" in captured.err
+    assert captured.out == ""
+
+
+def test_missing_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert "required: COMMAND" in capsys.readouterr().err
+
+
+def test_run_without_bench_summarizes_every_scenario(capsys):
+    assert main(["run", "--no-bench"]) == 0
+    out = capsys.readouterr().out
+    for name in SCENARIOS:
+        assert name in out
+    producer_heavy = next(line for line in out.splitlines() if line.startswith("producer-heavy"))
+    assert producer_heavy.split()[1:5] == ["112", "42", "9", "12"]
+
+
+def test_python_dash_m_lowlat_is_the_same_command():
+    done = subprocess.run(
+        [sys.executable, "-m", "lowlat", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"lowlat {__version__}"
+
+
+def test_table_right_aligns_numbers_and_left_aligns_text():
+    text = format_table(["name", "rate"], [["a", 1_500_000], ["long name", 2.5]], title="T")
+    lines = text.splitlines()
+    assert lines[0] == "T"
+    assert lines[1].split() == ["name", "rate"]
+    assert lines[3] == "a          1,500,000"
+    assert lines[4] == "long name       2.50"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (["bench", "--events", "-5"], "--events must be at least 1, got -5"),
+        (["bench", "nosuch"], "unknown suite 'nosuch'; choose one of: ring"),
+        (["bench", "ring", "--only", "warp"], "unknown ring cases ['warp']"),
+        (["bench", "--compare", "no/such/baseline.json"], "no/such/baseline.json"),
+    ],
+)
+def test_bench_refuses_bad_arguments_with_exit_2(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lowlat bench: error: ")
+    assert message in err
+
+
+def test_bench_compare_exits_1_on_a_regression_and_0_without(tmp_path, capsys):
+    first = tmp_path / "first.json"
+    argv = ["bench", "ring", "--only", "threads", "--events", "20000", "--repeats", "2"]
+    assert main([*argv, "--json", str(first)]) == 0
+    report = json.loads(first.read_text())
+    assert report["suite"] == "ring" and report["results"][0]["errors"] == 0
+
+    inflated = json.loads(first.read_text())
+    for result in inflated["results"]:
+        for key in ("median", "min", "max"):
+            result[key] *= 100  # a baseline 100× faster than anything this machine does
+    baseline = tmp_path / "fast.json"
+    baseline.write_text(json.dumps(inflated))
+    second = tmp_path / "second.json"
+    assert main([*argv, "--json", str(second), "--compare", str(baseline)]) == 1
+    assert "REGRESSION" in capsys.readouterr().out
+
+    deflated = json.loads(first.read_text())
+    for result in deflated["results"]:
+        for key in ("median", "min", "max"):
+            result[key] /= 100
+    slow = tmp_path / "slow.json"
+    slow.write_text(json.dumps(deflated))
+    assert main([*argv, "--json", str(second), "--compare", str(slow)]) == 0

@@ -1,0 +1,77 @@
+"""Fixtures shared by every test package: shared-memory names and ring buses that clean up."""
+
+from __future__ import annotations
+
+import _posixshmem
+import os
+import uuid
+from collections.abc import Iterator
+from multiprocessing import shared_memory
+
+import pytest
+
+from lowlat.core.ring import RingBus
+
+
+def unlink_shared_memory(name: str) -> None:
+    """Remove the shared-memory block ``name`` if it still exists."""
+    try:
+        block = shared_memory.SharedMemory(name=name)
+    except FileNotFoundError:
+        return
+    except ValueError:  # an empty block: its creator failed before sizing it
+        _posixshmem.shm_unlink(f"/{name}")
+        return
+    block.close()
+    block.unlink()
+
+
+@pytest.fixture
+def shm_name() -> Iterator[str]:
+    """A shared-memory name no other test or process uses; unlinked after the test."""
+    name = f"llt{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    yield name
+    unlink_shared_memory(name)
+
+
+class RingFactory:
+    """Creates and attaches ``RingBus`` objects and closes them all when the test ends."""
+
+    def __init__(self) -> None:
+        self._owned: list[RingBus] = []
+        self._attached: list[RingBus] = []
+        self._names: list[str] = []
+
+    def __call__(self, capacity: int = 64, *args: object, **kwargs: object) -> RingBus:
+        """``RingBus(capacity, ...)``, closed (and its shared block unlinked) at teardown."""
+        name = kwargs.get("shared_name")
+        if isinstance(name, str):
+            self._names.append(name)
+        bus = RingBus(capacity, *args, **kwargs)
+        self._owned.append(bus)
+        return bus
+
+    def attach(self, name: str, *args: object, **kwargs: object) -> RingBus:
+        """``RingBus.attach(name, ...)``, closed at teardown before the creators."""
+        bus = RingBus.attach(name, *args, **kwargs)
+        self._attached.append(bus)
+        return bus
+
+    def close_all(self) -> None:
+        try:
+            for bus in [*self._attached, *self._owned]:
+                bus.close()
+        finally:
+            for name in self._names:
+                unlink_shared_memory(name)
+
+
+@pytest.fixture
+def ring_factory(shm_name: str) -> Iterator[RingFactory]:
+    """Make rings with ``ring_factory(capacity, ...)``; every one is closed after the test.
+
+    It depends on ``shm_name`` so that the rings close before that name is cleaned up.
+    """
+    factory = RingFactory()
+    yield factory
+    factory.close_all()
