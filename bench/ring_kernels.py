@@ -41,6 +41,7 @@ WORD_SEQ = 0
 WORD_STAMP = 1
 DEFAULT_TIMEOUT_NS = 10_000_000_000  # give up after 10 s without progress: never hang
 _CHECK_EVERY = 1024  # idle rounds between (costly) stop-flag and deadline checks
+STALL_PROBE_WARMUP_THRESHOLD_NS = 5_000
 SPIN_LIMIT = 4096  # idle rounds before yielding the core: the peer may share it (2 cores)
 
 
@@ -53,6 +54,27 @@ def _idle(strategy: int, attempt: int) -> None:
     then costs nothing when the peer does run, since it frees a slot within microseconds.
     """
     kernels.idle(strategy if attempt < SPIN_LIMIT else YIELD, attempt)
+
+
+@_jit
+def stall_fraction(duration_ns: int, threshold_ns: int) -> tuple[float, int]:
+    """Read the clock in a tight loop; return the share of time lost in gaps > threshold.
+
+    A gap between two consecutive reads is time this thread did not run: an interrupt,
+    a preemption, the hypervisor. No cross-thread latency percentile can beat the share
+    of time a lone thread spends stalled, so this is the platform's noise floor.
+    """
+    start = monotonic_ns()
+    last = start
+    stalled = 0
+    stalls = 0
+    while last - start < duration_ns:
+        now = monotonic_ns()
+        if now - last > threshold_ns:
+            stalled += now - last
+            stalls += 1
+        last = now
+    return stalled / (last - start), stalls
 
 
 @_jit
@@ -198,6 +220,7 @@ def warm_up() -> None:
     consumer = bus.add_consumer()
     produce(*bus.arrays, 1, 1, 0, BUSY_SPIN, DEFAULT_TIMEOUT_NS)
     consume(*bus.arrays, consumer, 1, 1, BUSY_SPIN, DEFAULT_TIMEOUT_NS, np.empty(0, np.int64))
+    stall_fraction(1_000, STALL_PROBE_WARMUP_THRESHOLD_NS)
 
 
 def consumer_process(ring_name: str, consumer: int, conn: Connection) -> None:

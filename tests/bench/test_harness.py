@@ -226,3 +226,15 @@ def test_ring_latency_smoke_run_counts_every_sample():
 def test_unknown_case_is_refused():
     with pytest.raises(ValueError, match="unknown ring cases"):
         ring.run(only=["warp_drive"])
+
+
+def test_platform_probe_reports_a_stall_share_that_never_gates_a_comparison():
+    report = ring.run(repeats=2, events=20, only=["platform"])  # 20 ms per run
+    (result,) = report["results"]
+    assert result["name"] == ring.PLATFORM_STALLS
+    assert result["unit"] == "%" and result["better"] == "lower"
+    assert 0.0 <= result["min"] <= result["median"] <= result["max"] <= 100.0
+    assert len(result["stalls"]) == 2
+    worse = {**report, "results": [{**result, "median": result["median"] * 10 + 50}]}
+    (row,) = harness.compare(worse, report)
+    assert not row["regression"]
