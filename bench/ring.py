@@ -625,10 +625,16 @@ def run(
     began = time.monotonic()
     load_start = os.getloadavg()[0]
     rk.warm_up()
-    results: list[dict[str, Any]] = []
-    for key in keys:
-        case, full, small = CASES[key]
-        results.extend(case(repeats, events or (small if quick else full)))
+    # Round-robin: one run of every case per round, so that a noisy spell on this shared
+    # machine lands on all cases alike instead of sinking one case's every run.
+    rounds = []
+    for _ in range(repeats):
+        one_round: list[dict[str, Any]] = []
+        for key in keys:
+            case, full, small = CASES[key]
+            one_round.extend(case(1, events or (small if quick else full)))
+        rounds.append(one_round)
+    results = [_merge_runs([r[i] for r in rounds]) for i in range(len(rounds[0]))]
     return {
         "suite": "ring",
         "machine": machine_info(),
@@ -639,6 +645,21 @@ def run(
         "load_average": [load_start, os.getloadavg()[0]],  # 1-min, at start and end: noise
         "results": results,
     }
+
+
+def _merge_runs(per_round: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from the single-run results of the same case over several rounds."""
+    merged = dict(per_round[0])
+    merged.update(summarize([value for r in per_round for value in r["runs"]]))
+    if "errors" in merged:
+        merged["errors"] = sum(r["errors"] for r in per_round)
+    for key in ("preemptions", "stalls"):
+        if key in merged:
+            merged[key] = [value for r in per_round for value in r[key]]
+    if "first_bad_seq" in merged:
+        bad = [r["first_bad_seq"] for r in per_round if r["first_bad_seq"] >= 0]
+        merged["first_bad_seq"] = min(bad) if bad else -1
+    return merged
 
 
 def _target_cell(result: dict[str, Any]) -> tuple[str, str]:
