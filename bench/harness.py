@@ -15,7 +15,9 @@ import math
 import os
 import platform
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +29,16 @@ from lowlat.cli.tables import format_table
 
 __all__ = [
     "DEFAULT_NOISE_FLOOR",
+    "Case",
     "ReportError",
     "compare",
     "fmt_number",
     "format_comparison",
+    "format_report",
     "load_report",
     "machine_info",
     "percentiles_ns",
+    "run_suite",
     "save_report",
     "summarize",
 ]
@@ -288,3 +293,133 @@ def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
         else "no regressions"
     )
     return f"{table}\n{verdict}"
+
+
+Case = tuple[Callable[[int, int], list[dict[str, Any]]], int, int]
+"""A suite case: ``(measure(repeats, events) -> results, events when full, events when quick)``."""
+
+
+def run_suite(
+    suite: str,
+    cases: dict[str, Case],
+    *,
+    quick: bool,
+    repeats: int,
+    events: int | None = None,
+    only: Collection[str] | None = None,
+    warm_up: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``cases`` round-robin ``repeats`` times and return the JSON-able report.
+
+    One run of every case per round, so that a noisy spell on a shared machine lands on
+    all cases alike instead of sinking one case's every run; each result is the median
+    over the rounds. ``events`` overrides every case's event count; ``only`` picks cases.
+    """
+    keys = list(cases) if only is None else list(only)
+    unknown = [key for key in keys if key not in cases]
+    if unknown:
+        raise ValueError(f"unknown {suite} cases {unknown}; choose from {list(cases)}")
+    began = time.monotonic()
+    load_start = os.getloadavg()[0]
+    if warm_up is not None:
+        warm_up()
+    rounds = []
+    for _ in range(repeats):
+        one_round: list[dict[str, Any]] = []
+        for key in keys:
+            case, full, small = cases[key]
+            one_round.extend(case(1, events or (small if quick else full)))
+        rounds.append(one_round)
+    return {
+        "suite": suite,
+        "machine": machine_info(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "repeats": repeats,
+        "seconds": round(time.monotonic() - began, 1),
+        "load_average": [load_start, os.getloadavg()[0]],  # 1-min, at start and end: noise
+        "results": [_merge_runs([r[i] for r in rounds]) for i in range(len(rounds[0]))],
+    }
+
+
+def _merge_runs(per_round: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from the single-run results of the same case over several rounds."""
+    merged = dict(per_round[0])
+    merged.update(summarize([value for r in per_round for value in r["runs"]]))
+    if "errors" in merged:
+        merged["errors"] = sum(r["errors"] for r in per_round)
+    for key in ("preemptions", "stalls"):
+        if key in merged:
+            merged[key] = [value for r in per_round for value in r[key]]
+    if "first_bad_seq" in merged:
+        bad = [r["first_bad_seq"] for r in per_round if r["first_bad_seq"] >= 0]
+        merged["first_bad_seq"] = min(bad) if bad else -1
+    return merged
+
+
+def _target_cell(result: dict[str, Any]) -> tuple[str, str]:
+    """Target text and verdict of a result, or blanks."""
+    target = result.get("target")
+    if target is None:
+        return "", ""
+    higher = result["better"] == "higher"
+    met = result["median"] >= target if higher else result["median"] <= target
+    return f"{'≥' if higher else '≤'} {fmt_number(target)}", "met" if met else "MISSED"
+
+
+def _note(result: dict[str, Any]) -> str:
+    """A result's note, plus how often its threads were preempted (median per run)."""
+    note = result.get("note", "")
+    if "preemptions" in result:
+        note += f"; {statistics.median(result['preemptions']):g} preemptions/run"
+    return note
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Aligned plain-text table of a report: medians, ranges, targets, baseline ratios."""
+    medians = {r["name"]: r["median"] for r in report["results"]}
+    rows = []
+    for result in report["results"]:
+        target, verdict = _target_cell(result)
+        ratio = ""
+        ours = medians.get(result.get("baseline_of", ""))
+        if ours:
+            better = result["better"] == "higher"
+            ratio = f"{(ours / result['median'] if better else result['median'] / ours):.3g}×"
+        errors = result.get("errors")
+        check = (
+            ""
+            if errors is None or result.get("baseline_of")
+            else ("ok" if errors == 0 else f"{errors} ERRORS")
+        )
+        rows.append(
+            [
+                result["name"],
+                fmt_number(result["median"]),
+                f"{fmt_number(result['min'])}–{fmt_number(result['max'])}",
+                result["unit"],
+                target,
+                verdict,
+                ratio,
+                check,
+                _note(result),
+            ]
+        )
+    table = format_table(
+        ["case", "median", "min–max", "unit", "target", "met?", "lowlat ×", "check", "note"], rows
+    )
+    machine = report.get("machine", {})
+    load = report.get("load_average", [math.nan, math.nan])
+    head = (
+        f"{report.get('suite', '?')} suite, {report.get('created', '')}, "
+        f"{report.get('repeats', '?')} runs per case"
+        f"{' (quick)' if report.get('quick') else ''}; {machine.get('cpu', '?')}, "
+        f"{machine.get('usable_cores', '?')} cores, Python {machine.get('python', '?')}, "
+        f"numba {machine.get('numba', '?')}; load {load[0]:.2f} → {load[1]:.2f}"
+    )
+    foot = (
+        "lowlat ×: how many times better lowlat is than this baseline, against the lowlat case "
+        "of the same shape (higher-is-better: lowlat / baseline; lower-is-better: baseline / "
+        "lowlat). check: every event verified (order, completeness, content)."
+    )
+    return f"{head}\n{table}\n{foot}"

@@ -12,25 +12,21 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import math
 import multiprocessing as mp
 import os
 import queue
 import resource
 import secrets
-import statistics
 import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from bench import ring_kernels as rk
-from bench.harness import fmt_number, machine_info, percentiles_ns, summarize
-from lowlat.cli.tables import format_table as format_rows
+from bench.harness import format_report, percentiles_ns, run_suite, summarize
 from lowlat.core.ring import Policy, RingBus
 
 __all__ = [
@@ -604,125 +600,18 @@ def run(
     events: int | None = None,
     only: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Run the suite and return its JSON-able report.
-
-    Parameters
-    ----------
-    quick
-        Fewer repeats (3) and about a tenth of the events: a smoke run, not a reference.
-    repeats
-        Repetitions per case (default 5, or 3 when ``quick``).
-    events
-        Events (or latency samples) per run for every case, overriding the defaults.
-    only
-        Keys of :data:`CASES` to run; all of them by default.
-    """
-    repeats = repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS)
-    keys = list(CASES) if only is None else list(only)
-    unknown = [key for key in keys if key not in CASES]
-    if unknown:
-        raise ValueError(f"unknown ring cases {unknown}; choose from {list(CASES)}")
-    began = time.monotonic()
-    load_start = os.getloadavg()[0]
-    rk.warm_up()
-    # Round-robin: one run of every case per round, so that a noisy spell on this shared
-    # machine lands on all cases alike instead of sinking one case's every run.
-    rounds = []
-    for _ in range(repeats):
-        one_round: list[dict[str, Any]] = []
-        for key in keys:
-            case, full, small = CASES[key]
-            one_round.extend(case(1, events or (small if quick else full)))
-        rounds.append(one_round)
-    results = [_merge_runs([r[i] for r in rounds]) for i in range(len(rounds[0]))]
-    return {
-        "suite": "ring",
-        "machine": machine_info(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "quick": quick,
-        "repeats": repeats,
-        "seconds": round(time.monotonic() - began, 1),
-        "load_average": [load_start, os.getloadavg()[0]],  # 1-min, at start and end: noise
-        "results": results,
-    }
-
-
-def _merge_runs(per_round: list[dict[str, Any]]) -> dict[str, Any]:
-    """One result from the single-run results of the same case over several rounds."""
-    merged = dict(per_round[0])
-    merged.update(summarize([value for r in per_round for value in r["runs"]]))
-    if "errors" in merged:
-        merged["errors"] = sum(r["errors"] for r in per_round)
-    for key in ("preemptions", "stalls"):
-        if key in merged:
-            merged[key] = [value for r in per_round for value in r[key]]
-    if "first_bad_seq" in merged:
-        bad = [r["first_bad_seq"] for r in per_round if r["first_bad_seq"] >= 0]
-        merged["first_bad_seq"] = min(bad) if bad else -1
-    return merged
-
-
-def _target_cell(result: dict[str, Any]) -> tuple[str, str]:
-    """Target text and verdict of a result, or blanks."""
-    target = result.get("target")
-    if target is None:
-        return "", ""
-    higher = result["better"] == "higher"
-    met = result["median"] >= target if higher else result["median"] <= target
-    return f"{'≥' if higher else '≤'} {fmt_number(target)}", "met" if met else "MISSED"
-
-
-def _note(result: dict[str, Any]) -> str:
-    """A result's note, plus how often its threads were preempted (median per run)."""
-    note = result.get("note", "")
-    if "preemptions" in result:
-        note += f"; {statistics.median(result['preemptions']):g} preemptions/run"
-    return note
+    """Run the ring suite and return its JSON-able report (see ``harness.run_suite``)."""
+    return run_suite(
+        "ring",
+        CASES,
+        quick=quick,
+        repeats=repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS),
+        events=events,
+        only=only,
+        warm_up=rk.warm_up,
+    )
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """Aligned plain-text table of a report: medians, ranges, targets, baseline ratios."""
-    medians = {r["name"]: r["median"] for r in report["results"]}
-    rows = []
-    for result in report["results"]:
-        target, verdict = _target_cell(result)
-        ratio = ""
-        ring = medians.get(result.get("baseline_of", ""))
-        if ring:
-            better = result["better"] == "higher"
-            ratio = f"{(ring / result['median'] if better else result['median'] / ring):.3g}×"
-        errors = result.get("errors")
-        check = (
-            ""
-            if errors is None or result.get("baseline_of")
-            else ("ok" if errors == 0 else f"{errors} ERRORS")
-        )
-        rows.append(
-            [
-                result["name"],
-                fmt_number(result["median"]),
-                f"{fmt_number(result['min'])}–{fmt_number(result['max'])}",
-                result["unit"],
-                target,
-                verdict,
-                ratio,
-                check,
-                _note(result),
-            ]
-        )
-    table = format_rows(
-        ["case", "median", "min–max", "unit", "target", "met?", "ring ×", "seq check", "note"], rows
-    )
-    machine = report.get("machine", {})
-    load = report.get("load_average", [math.nan, math.nan])
-    head = (
-        f"ring suite, {report.get('created', '')}, {report.get('repeats', '?')} runs per case"
-        f"{' (quick)' if report.get('quick') else ''}; {machine.get('cpu', '?')}, "
-        f"{machine.get('usable_cores', '?')} cores, Python {machine.get('python', '?')}, "
-        f"numba {machine.get('numba', '?')}; load {load[0]:.2f} → {load[1]:.2f}"
-    )
-    foot = (
-        "ring ×: how many times better the ring is than this baseline, against the ring case "
-        "of the same shape (events/s: ring / baseline; latency: baseline / ring)."
-    )
-    return f"{head}\n{table}\n{foot}"
+    """The report as a table, ratios against the baselines labelled "ring ×"."""
+    return format_report(report)
