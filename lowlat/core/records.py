@@ -53,6 +53,9 @@ class EventKind(IntEnum):
     SNAPSHOT = 8  # price-level snapshot entry
     STATUS = 9  # trading status, halts, LULD, system events
     TICK = 10  # synthetic tick (simulator, demo)
+    BROKEN_TRADE = 11  # a trade the venue broke (aux = its match number)
+    IMBALANCE = 12  # auction imbalance indication (NOII, RPII)
+    REFERENCE = 13  # reference data: directory, participant, price bands, auction info
 
 
 class Side(IntEnum):
