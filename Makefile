@@ -34,7 +34,7 @@ format: $(STAMP)
 test: lint
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m pytest -q
-	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q tests/core tests/demo
+	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q tests/core tests/demo tests/feeds
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --include='lowlat/core/*'
 

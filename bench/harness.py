@@ -420,6 +420,6 @@ def format_report(report: dict[str, Any]) -> str:
     foot = (
         "lowlat ×: how many times better lowlat is than this baseline, against the lowlat case "
         "of the same shape (higher-is-better: lowlat / baseline; lower-is-better: baseline / "
-        "lowlat). check: every event verified (order, completeness, content)."
+        "lowlat). check: the case verified its output (what it checks is in the case's note)."
     )
     return f"{head}\n{table}\n{foot}"

@@ -13,7 +13,8 @@ from pathlib import Path
 from lowlat import __version__
 from lowlat.cli.tables import format_table
 
-BENCH_SUITES = ("ring",)
+BENCH_SUITES = ("ring", "feeds")
+FEED_FORMATS = {"itch50": "lowlat.feeds.itch", "fix": "lowlat.feeds.fix"}
 DEFAULT_RESULTS_DIR = Path("bench") / "results"
 
 
@@ -37,6 +38,21 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run a deterministic demo scenario")
     demo.add_argument("scenario", help=f"one of: {', '.join(SCENARIOS)}")
+
+    feed = commands.add_parser("feed", help="inspect market-data files")
+    feed_commands = feed.add_subparsers(dest="feed_command", metavar="FEED_COMMAND", required=True)
+    stats = feed_commands.add_parser(
+        "stats", help="count messages by type and errors by kind; print JSON"
+    )
+    stats.add_argument("file", type=Path, help="the file (plain or gzip)")
+    stats.add_argument(
+        "--format", required=True, choices=sorted(FEED_FORMATS), help="the file's protocol"
+    )
+    stats.add_argument(
+        "--framing",
+        choices=("length-prefixed", "type-framed"),
+        help="itch50 only: force the framing instead of detecting it",
+    )
 
     bench = commands.add_parser(
         "bench", help="run benchmarks, save them as JSON, compare with a baseline"
@@ -66,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lowlat`` command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    handler = {"run": _cmd_run, "demo": _cmd_demo, "bench": _cmd_bench}[args.command]
+    handler = {"run": _cmd_run, "demo": _cmd_demo, "bench": _cmd_bench, "feed": _cmd_feed}[
+        args.command
+    ]
     try:
         return handler(args)
     except CommandError as error:
@@ -88,20 +106,41 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_bench():
+def _cmd_feed(args: argparse.Namespace) -> int:
+    import importlib
+    import json
+
+    options = {}
+    if args.framing is not None:
+        if args.format != "itch50":
+            raise CommandError("--framing applies to --format itch50 only")
+        options["framing"] = args.framing
+    module = importlib.import_module(FEED_FORMATS[args.format])
     try:
-        import bench.harness as harness
-        import bench.ring as ring
+        stats = module.file_stats(args.file, **options)
+    except OSError as error:
+        raise CommandError(f"cannot read {args.file}: {error.strerror or error}") from None
+    print(json.dumps(stats, indent=2))
+    return 0
+
+
+def _load_bench(suite: str | None = None):
+    """The benchmark harness and, if named, one suite module, from the checkout's bench/."""
+    import importlib
+
+    try:
+        harness = importlib.import_module("bench.harness")
+        module = None if suite is None else importlib.import_module(f"bench.{suite}")
     except ModuleNotFoundError as missing:
         raise CommandError(
             "benchmarks live in the source checkout's bench/ directory; run lowlat from a "
             f"checkout installed with `make install` ({missing})"
         ) from None
-    return harness, {"ring": ring}
+    return harness, module
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    harness, suites = _load_bench()
+    harness, _ = _load_bench()
     for option in ("repeats", "events"):
         value = getattr(args, option)
         if value is not None and value < 1:
@@ -113,11 +152,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as error:
             raise CommandError(str(error)) from None
     wanted = args.suite or (baseline["suite"] if baseline else None)
-    if wanted is not None and wanted not in suites:
-        raise CommandError(f"unknown suite {wanted!r}; choose one of: {', '.join(suites)}")
+    if wanted is not None and wanted not in BENCH_SUITES:
+        raise CommandError(f"unknown suite {wanted!r}; choose one of: {', '.join(BENCH_SUITES)}")
     exit_status = 0
-    for name in [wanted] if wanted else list(suites):
-        suite = suites[name]
+    for name in [wanted] if wanted else list(BENCH_SUITES):
+        _, suite = _load_bench(name)
         try:
             report = suite.run(
                 quick=args.quick, repeats=args.repeats, events=args.events, only=args.only

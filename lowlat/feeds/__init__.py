@@ -2,6 +2,8 @@
 
 Decoders are compiled (``kernels`` modules) and write ``MARKET_EVENT_DTYPE`` records; bad
 input goes to a :class:`Quarantine`, counted by kind with samples, never dropped silently.
+Protocols: :mod:`lowlat.feeds.itch` (NASDAQ TotalView-ITCH 5.0) and :mod:`lowlat.feeds.fix`
+(FIX 4.4 market data).
 """
 
 from lowlat.feeds.quarantine import ErrorKind, Quarantine

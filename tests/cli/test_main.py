@@ -8,6 +8,7 @@ from lowlat import __version__
 from lowlat.cli.main import main
 from lowlat.cli.tables import format_table
 from lowlat.demo import SCENARIOS
+from tests.feeds.itch import TEST_VECTOR
 
 
 def test_demo_prints_the_scenario(capsys):
@@ -62,7 +63,7 @@ def test_table_right_aligns_numbers_and_left_aligns_text():
     [
         (["bench", "--repeats", "0"], "--repeats must be at least 1, got 0"),
         (["bench", "--events", "-5"], "--events must be at least 1, got -5"),
-        (["bench", "nosuch"], "unknown suite 'nosuch'; choose one of: ring"),
+        (["bench", "nosuch"], "unknown suite 'nosuch'; choose one of: ring, feeds"),
         (["bench", "ring", "--only", "warp"], "unknown ring cases ['warp']"),
         (["bench", "--compare", "no/such/baseline.json"], "no/such/baseline.json"),
     ],
@@ -98,3 +99,26 @@ def test_bench_compare_exits_1_on_a_regression_and_0_without(tmp_path, capsys):
     slow = tmp_path / "slow.json"
     slow.write_text(json.dumps(deflated))
     assert main([*argv, "--json", str(second), "--compare", str(slow)]) == 0
+
+
+def test_feed_stats_prints_the_itch_test_vector_counts_as_json(capsys):
+    assert main(["feed", "stats", str(TEST_VECTOR), "--format", "itch50"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["messages"] == 12_012 and stats["bytes_left"] == 0
+    assert stats["counts"] == {
+        "S": 6, "R": 3, "H": 3, "A": 4997, "F": 3, "E": 198, "X": 45, "D": 1745, "U": 12, "P": 5000
+    }  # fmt: skip
+    assert stats["errors"]["counts"] == {}
+
+
+def test_feed_stats_on_a_missing_file_exits_2_naming_it(tmp_path, capsys):
+    missing = tmp_path / "nope.itch"
+    assert main(["feed", "stats", str(missing), "--format", "itch50"]) == 2
+    assert f"lowlat feed: error: cannot read {missing}" in capsys.readouterr().err
+
+
+def test_feed_stats_refuses_framing_for_fix(tmp_path, capsys):
+    path = tmp_path / "x.fix"
+    path.write_bytes(b"")
+    assert main(["feed", "stats", str(path), "--format", "fix", "--framing", "type-framed"]) == 2
+    assert "--framing applies to --format itch50 only" in capsys.readouterr().err

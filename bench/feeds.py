@@ -1,0 +1,42 @@
+"""Feed benchmarks: ITCH 5.0 decode and FIX 4.4 market-data parse, with plain-Python baselines.
+
+``lowlat bench feeds``: every case decodes from memory and verifies its counts; the
+baselines (a ``struct`` ITCH decoder, ``simplefix``) run on the same input in the same run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from bench import feeds_fix, feeds_itch
+from bench.harness import format_report, run_suite
+
+__all__ = ["CASES", "format_table", "run"]
+
+CASES = {**feeds_itch.CASES, **feeds_fix.CASES}
+DEFAULT_REPEATS = 5
+QUICK_REPEATS = 3
+
+
+def run(
+    quick: bool = False,
+    repeats: int | None = None,
+    *,
+    events: int | None = None,
+    only: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Run the feeds suite and return its JSON-able report (see ``harness.run_suite``)."""
+    return run_suite(
+        "feeds",
+        CASES,
+        quick=quick,
+        repeats=repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS),
+        events=events,
+        only=only,
+    )
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as a table with lowlat/baseline ratios."""
+    return format_report(report)
