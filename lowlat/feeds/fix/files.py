@@ -29,6 +29,7 @@ __all__ = ["FixDecoder", "SymbolTable", "file_stats", "iter_records"]
 CHUNK_BYTES = 1 << 20
 DEFAULT_BATCH = 65_536
 _PIPE_HEADER = b"8=FIX.4.4|"
+_DETECT_BYTES = 1 << 16  # how far into the stream to look for the first header
 _SOH_HEADER = b"8=FIX.4.4\x01"
 
 
@@ -192,7 +193,7 @@ class FixDecoder:
         else:
             buffer = new
         if self.pipe_delimited is None:
-            raw = buffer.tobytes()
+            raw = buffer[:_DETECT_BYTES].tobytes()  # the first header decides; no full copy
             pipe, soh = raw.find(_PIPE_HEADER), raw.find(_SOH_HEADER)
             if pipe >= 0 and (soh < 0 or pipe < soh):
                 self.pipe_delimited = True

@@ -83,7 +83,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowlat.core.jit import hot_kernel
+from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.records import PRICE_SCALE, EventKind, Side
 from lowlat.feeds.quarantine import ErrorKind
 from lowlat.feeds.quarantine_kernels import flag, reject
@@ -168,7 +168,7 @@ def msg_type_code(msg_type: str) -> int:
     return 128 * raw[0] + (raw[1] if len(raw) == 2 else 0)
 
 
-@hot_kernel
+@hot_kernel_inline
 def fnv1a(data: np.ndarray, start: int, end: int) -> int:
     """64-bit FNV-1a of ``data[start:end]`` as a signed int64.
 
@@ -187,7 +187,7 @@ def fnv1a(data: np.ndarray, start: int, end: int) -> int:
     return (hi << 32) | lo
 
 
-@hot_kernel
+@hot_kernel_inline
 def _header_at(data: np.ndarray, p: int, n: int) -> int:
     """_YES if ``data[p:]`` starts with the header, _MORE if it is a prefix of it, else _NO."""
     for k in range(_HEADER_LEN):
@@ -240,7 +240,7 @@ def _scan_end(data: np.ndarray, p: int, body_start: int, n: int) -> tuple[int, i
     return _MORE, n
 
 
-@hot_kernel
+@hot_kernel_inline
 def _parse_uint(data: np.ndarray, a: int, b: int) -> int:
     """Value of 1–18 decimal digits in ``data[a:b]``, or -1."""
     if b <= a or b - a > 18:
@@ -254,7 +254,7 @@ def _parse_uint(data: np.ndarray, a: int, b: int) -> int:
     return v
 
 
-@hot_kernel
+@hot_kernel_inline
 def _parse_decimal(data: np.ndarray, a: int, b: int, digits: int, signed: bool) -> tuple[bool, int]:
     """``data[a:b]`` as an integer number of 10**-digits units: ``(ok, value)``.
 
@@ -299,7 +299,7 @@ def _parse_decimal(data: np.ndarray, a: int, b: int, digits: int, signed: bool) 
     return True, -value if negative else value
 
 
-@hot_kernel
+@hot_kernel_inline
 def _days_from_civil(y: int, m: int, d: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
     if m <= 2:
@@ -312,7 +312,7 @@ def _days_from_civil(y: int, m: int, d: int) -> int:
     return era * 146097 + doe - 719468
 
 
-@hot_kernel
+@hot_kernel_inline
 def _digits(data: np.ndarray, a: int, count: int) -> int:
     """Value of exactly ``count`` digits at ``a``, or -1."""
     v = 0
@@ -324,7 +324,7 @@ def _digits(data: np.ndarray, a: int, count: int) -> int:
     return v
 
 
-@hot_kernel
+@hot_kernel_inline
 def _parse_utc_timestamp(data: np.ndarray, a: int, b: int) -> int:
     """UTCTimestamp ``YYYYMMDD-HH:MM:SS[.f{3,6,9}]`` as ns since the epoch, or -1."""
     length = b - a
@@ -356,7 +356,7 @@ def _parse_utc_timestamp(data: np.ndarray, a: int, b: int) -> int:
     return ((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000 + ns
 
 
-@hot_kernel
+@hot_kernel_inline
 def _symbol_id(
     data: np.ndarray,
     a: int,
@@ -399,7 +399,7 @@ def _symbol_id(
     return sid
 
 
-@hot_kernel
+@hot_kernel_inline
 def _session_check(
     sessions: np.ndarray,
     stats: np.ndarray,
