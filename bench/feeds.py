@@ -6,7 +6,6 @@ baselines (a ``struct`` ITCH decoder, ``simplefix``) run on the same input in th
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from bench import feeds_fix, feeds_itch
@@ -15,26 +14,11 @@ from bench.harness import format_report, run_suite
 __all__ = ["CASES", "format_table", "run"]
 
 CASES = {**feeds_itch.CASES, **feeds_fix.CASES}
-DEFAULT_REPEATS = 5
-QUICK_REPEATS = 3
 
 
-def run(
-    quick: bool = False,
-    repeats: int | None = None,
-    *,
-    events: int | None = None,
-    only: Collection[str] | None = None,
-) -> dict[str, Any]:
-    """Run the feeds suite and return its JSON-able report (see ``harness.run_suite``)."""
-    return run_suite(
-        "feeds",
-        CASES,
-        quick=quick,
-        repeats=repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS),
-        events=events,
-        only=only,
-    )
+def run(quick: bool = False, repeats: int | None = None, **options: Any) -> dict[str, Any]:
+    """Run the feeds suite; ``options`` are ``events`` and ``only`` (see ``harness.run_suite``)."""
+    return run_suite("feeds", CASES, quick=quick, repeats=repeats, **options)
 
 
 def format_table(report: dict[str, Any]) -> str:

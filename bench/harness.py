@@ -299,12 +299,16 @@ Case = tuple[Callable[[int, int], list[dict[str, Any]]], int, int]
 """A suite case: ``(measure(repeats, events) -> results, events when full, events when quick)``."""
 
 
+DEFAULT_REPEATS = 5
+QUICK_REPEATS = 3
+
+
 def run_suite(
     suite: str,
     cases: dict[str, Case],
     *,
-    quick: bool,
-    repeats: int,
+    quick: bool = False,
+    repeats: int | None = None,
     events: int | None = None,
     only: Collection[str] | None = None,
     warm_up: Callable[[], None] | None = None,
@@ -313,8 +317,10 @@ def run_suite(
 
     One run of every case per round, so that a noisy spell on a shared machine lands on
     all cases alike instead of sinking one case's every run; each result is the median
-    over the rounds. ``events`` overrides every case's event count; ``only`` picks cases.
+    over the rounds (5, or 3 when ``quick``, unless ``repeats`` says). ``events``
+    overrides every case's event count; ``only`` picks cases.
     """
+    repeats = repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS)
     keys = list(cases) if only is None else list(only)
     unknown = [key for key in keys if key not in cases]
     if unknown:

@@ -19,7 +19,7 @@ import resource
 import secrets
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +48,6 @@ CAPACITY = 1 << 14  # slots (1 MiB of records)
 BATCH = 64  # producer batch in batch mode
 POLL_BATCH = 256  # most records a consumer takes per poll in batch mode
 LATENCY_INTERVAL_NS = 1_500  # producer pacing in the latency case
-DEFAULT_REPEATS = 5
-QUICK_REPEATS = 3
 _CHILD_TIMEOUT_S = 120.0  # child start (imports, JIT cache load) or one run, at most
 
 TARGET_THREADS = 20e6
@@ -593,23 +591,9 @@ CASES: dict[str, tuple[Callable[[int, int], list[dict[str, Any]]], int, int]] = 
 }
 
 
-def run(
-    quick: bool = False,
-    repeats: int | None = None,
-    *,
-    events: int | None = None,
-    only: Collection[str] | None = None,
-) -> dict[str, Any]:
-    """Run the ring suite and return its JSON-able report (see ``harness.run_suite``)."""
-    return run_suite(
-        "ring",
-        CASES,
-        quick=quick,
-        repeats=repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS),
-        events=events,
-        only=only,
-        warm_up=rk.warm_up,
-    )
+def run(quick: bool = False, repeats: int | None = None, **options: Any) -> dict[str, Any]:
+    """Run the ring suite; ``options`` are ``events`` and ``only`` (see ``harness.run_suite``)."""
+    return run_suite("ring", CASES, quick=quick, repeats=repeats, warm_up=rk.warm_up, **options)
 
 
 def format_table(report: dict[str, Any]) -> str:
