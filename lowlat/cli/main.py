@@ -14,7 +14,11 @@ from lowlat import __version__
 from lowlat.cli.tables import format_table
 
 BENCH_SUITES = ("ring", "feeds")
-FEED_FORMATS = {"itch50": "lowlat.feeds.itch", "fix": "lowlat.feeds.fix"}
+FEED_FORMATS = {
+    "itch50": "lowlat.feeds.itch",
+    "fix": "lowlat.feeds.fix",
+    "lobster": "lowlat.feeds.lobster",
+}
 DEFAULT_RESULTS_DIR = Path("bench") / "results"
 
 
@@ -52,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
         "--framing",
         choices=("length-prefixed", "type-framed"),
         help="itch50 only: force the framing instead of detecting it",
+    )
+    stats.add_argument(
+        "--orderbook", type=Path, help="lobster only: the orderbook file that came with FILE"
     )
 
     bench = commands.add_parser(
@@ -115,6 +122,10 @@ def _cmd_feed(args: argparse.Namespace) -> int:
         if args.format != "itch50":
             raise CommandError("--framing applies to --format itch50 only")
         options["framing"] = args.framing
+    if args.orderbook is not None:
+        if args.format != "lobster":
+            raise CommandError("--orderbook applies to --format lobster only")
+        options["orderbook"] = args.orderbook
     module = importlib.import_module(FEED_FORMATS[args.format])
     try:
         stats = module.file_stats(args.file, **options)

@@ -122,3 +122,22 @@ def test_feed_stats_refuses_framing_for_fix(tmp_path, capsys):
     path.write_bytes(b"")
     assert main(["feed", "stats", str(path), "--format", "fix", "--framing", "type-framed"]) == 2
     assert "--framing applies to --format itch50 only" in capsys.readouterr().err
+
+
+def test_feed_stats_reads_lobster_and_quarantines_a_bad_line(tmp_path, capsys):
+    path = tmp_path / "messages.csv"
+    path.write_text(
+        "34200.004241176,1,16113575,18,5853300,1\n34200.005,3,16113575,18,5853300,1\nbad,line\n"
+    )
+    assert main(["feed", "stats", str(path), "--format", "lobster"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["messages"] == 2
+    assert stats["counts"] == {"submission": 1, "deletion": 1}
+    assert stats["errors"]["counts"] == {"bad_field": 1}
+    assert bytes.fromhex(stats["errors"]["samples"]["bad_field"][0]["hex"]) == b"bad,line"
+
+
+def test_feed_stats_refuses_an_orderbook_for_itch(capsys):
+    argv = ["feed", "stats", str(TEST_VECTOR), "--format", "itch50", "--orderbook", "x.csv"]
+    assert main(argv) == 2
+    assert "--orderbook applies to --format lobster only" in capsys.readouterr().err

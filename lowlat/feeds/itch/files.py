@@ -14,7 +14,6 @@ leave it zero, so messages can only be framed by the fixed length of their type
 
 from __future__ import annotations
 
-import gzip
 import os
 import zlib
 from collections.abc import Iterator
@@ -22,10 +21,11 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind
+from lowlat.core.records import EventKind
 from lowlat.feeds.itch import kernels
 from lowlat.feeds.itch.spec import MESSAGE_LENGTHS, MSG_LEN, PREFIX_BYTES
 from lowlat.feeds.quarantine import Quarantine
+from lowlat.feeds.streams import GZIP_MAGIC, decode_chunks, open_feed_file
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -49,7 +49,6 @@ DEFAULT_BATCH = 65_536  # records per yielded batch
 _MAX_CARRY = PREFIX_BYTES + 0xFFFF  # longest incomplete message a chunk can end with
 _DETECT_BYTES = 1 << 16
 _DETECT_MESSAGES = 16
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ItchDecoder:
@@ -164,23 +163,8 @@ def detect_framing(sample: bytes | bytearray | memoryview | np.ndarray) -> str:
 
 
 def open_itch(path: str | os.PathLike[str]) -> tuple[BinaryIO, bool]:
-    """Open an ITCH file for reading, decompressing gzip; return ``(stream, compressed)``.
-
-    Raises
-    ------
-    FileNotFoundError, OSError
-        If the file is missing or unreadable (the message names the path).
-    """
-    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
-    try:
-        compressed = raw.read(2) == _GZIP_MAGIC
-        raw.seek(0)
-    except OSError as exc:
-        raw.close()
-        raise OSError(f"cannot read ITCH file {os.fspath(path)!r}: {exc}") from exc
-    if compressed:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), True  # type: ignore[return-value]
-    return raw, False
+    """Open a ITCH file for reading, decompressing gzip; return ``(stream, compressed)``."""
+    return open_feed_file(path, "ITCH")
 
 
 def iter_stream(
@@ -197,34 +181,9 @@ def iter_stream(
     refilled for every batch (each yielded array is valid only until the next one);
     otherwise every batch is a new array the caller may keep.
     """
-    if batch < 1 or chunk_size < 1:
-        raise ValueError("batch and chunk_size must be at least 1")
-    buf = np.empty(chunk_size + _MAX_CARRY, np.uint8)
-    window = memoryview(buf)
-    out = np.empty(batch, MARKET_EVENT_DTYPE)
-    pos = end = n = 0
-    final = False
-    while not final:
-        if pos:  # keep the undecoded tail (a message split across chunks) at the front
-            keep = end - pos
-            buf[:keep] = buf[pos:end]
-            decoder.state[kernels.ST_BASE] += pos
-            pos, end = 0, keep
-        got = reader.readinto(window[end : end + chunk_size])
-        if got:
-            end += got
-            decoder.bytes_read += got
-        else:
-            final = True
-        while True:
-            pos, n = decoder.decode(buf, out, pos=pos, end=end, n=n, final=final)
-            if n < batch:
-                break
-            yield out
-            out = out if reuse else np.empty(batch, MARKET_EVENT_DTYPE)
-            n = 0
-    if n:
-        yield out[:n]
+    return decode_chunks(
+        reader, decoder, batch=batch, chunk_size=chunk_size, carry=_MAX_CARRY, reuse=reuse
+    )
 
 
 def _resolve_framing(path: str | os.PathLike[str], framing: str | None) -> str:
@@ -349,4 +308,4 @@ def file_stats(
 
 def _is_gzip(path: str | os.PathLike[str]) -> bool:
     with open(path, "rb") as raw:
-        return raw.read(2) == _GZIP_MAGIC
+        return raw.read(2) == GZIP_MAGIC
