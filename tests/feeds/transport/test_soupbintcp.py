@@ -16,7 +16,7 @@ from lowlat.feeds.transport import (
     SoupBinTcpServer,
     SoupProtocolError,
 )
-from lowlat.feeds.transport.soupbintcp import unwrap_sequenced
+from lowlat.feeds.transport.kernels import unwrap_sequenced
 from tests.feeds.itch import message
 from tests.feeds.transport import Collector, reference_records, vector_source
 
