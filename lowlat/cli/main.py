@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lowlat import __version__
+from lowlat.cli import feed_transport
 from lowlat.cli.tables import format_table
 
 BENCH_SUITES = ("ring", "feeds")
@@ -60,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--orderbook", type=Path, help="lobster only: the orderbook file that came with FILE"
     )
+
+    feed_transport.add_commands(feed_commands)
 
     bench = commands.add_parser(
         "bench", help="run benchmarks, save them as JSON, compare with a baseline"
@@ -116,6 +119,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_feed(args: argparse.Namespace) -> int:
     import importlib
     import json
+
+    if args.feed_command in ("serve", "listen"):
+        run = feed_transport.serve if args.feed_command == "serve" else feed_transport.listen
+        try:
+            return run(args)
+        except (ValueError, OSError) as error:
+            raise CommandError(str(error)) from None
 
     options = {}
     if args.framing is not None:
