@@ -64,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
 
     feed_transport.add_commands(feed_commands)
 
+    from lowlat.feeds.sim import SCENARIOS as SIM_SCENARIOS
+
+    sim = commands.add_parser("sim", help="simulate order-level market data, written as ITCH 5.0")
+    sim.add_argument("scenario", help=f"one of: {', '.join(SIM_SCENARIOS)}")
+    sim.add_argument("-o", "--output", type=Path, required=True, help="the ITCH file to write")
+    sim.add_argument("--seed", type=int, default=1, help="same seed, byte-identical file")
+    sim.add_argument("--instruments", type=int, default=8)
+    sim.add_argument("--messages", type=int, default=1_000_000, help="order-flow messages")
+    sim.add_argument("--gzip", action="store_true", help="compress the output")
+
     bench = commands.add_parser(
         "bench", help="run benchmarks, save them as JSON, compare with a baseline"
     )
@@ -92,9 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lowlat`` command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    handler = {"run": _cmd_run, "demo": _cmd_demo, "bench": _cmd_bench, "feed": _cmd_feed}[
-        args.command
-    ]
+    handler = {
+        "run": _cmd_run,
+        "demo": _cmd_demo,
+        "bench": _cmd_bench,
+        "feed": _cmd_feed,
+        "sim": _cmd_sim,
+    }[args.command]
     try:
         return handler(args)
     except CommandError as error:
@@ -142,6 +156,33 @@ def _cmd_feed(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CommandError(f"cannot read {args.file}: {error.strerror or error}") from None
     print(json.dumps(stats, indent=2))
+    return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    import json
+
+    from lowlat.feeds.sim import SCENARIOS, write_scenario
+
+    if args.scenario not in SCENARIOS:
+        raise CommandError(
+            f"unknown scenario {args.scenario!r}; choose one of: {', '.join(SCENARIOS)}"
+        )
+    for option in ("instruments", "messages"):
+        if getattr(args, option) < 1:
+            raise CommandError(f"--{option} must be at least 1, got {getattr(args, option)}")
+    try:
+        summary = write_scenario(
+            args.scenario,
+            args.output,
+            seed=args.seed,
+            instruments=args.instruments,
+            messages=args.messages,
+            gzip=args.gzip,
+        )
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    print(json.dumps(summary, indent=2))
     return 0
 
 

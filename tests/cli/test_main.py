@@ -141,3 +141,23 @@ def test_feed_stats_refuses_an_orderbook_for_itch(capsys):
     argv = ["feed", "stats", str(TEST_VECTOR), "--format", "itch50", "--orderbook", "x.csv"]
     assert main(argv) == 2
     assert "--orderbook applies to --format lobster only" in capsys.readouterr().err
+
+
+def test_sim_writes_an_itch_file_that_decodes_cleanly_and_is_reproducible(tmp_path, capsys):
+    first, second = tmp_path / "a.itch", tmp_path / "b.itch"
+    argv = ["sim", "news-spike", "--messages", "5000", "--instruments", "3", "--seed", "7"]
+    assert main([*argv, "-o", str(first)]) == 0
+    assert main([*argv, "-o", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes()
+    capsys.readouterr()
+    assert main(["feed", "stats", str(first), "--format", "itch50"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["errors"]["counts"] == {} and stats["bytes_left"] == 0
+    assert stats["messages"] >= 5000 and len(stats["instruments"]) == 3
+
+
+def test_sim_refuses_unknown_scenarios_and_empty_sizes(tmp_path, capsys):
+    assert main(["sim", "sideways", "-o", str(tmp_path / "x")]) == 2
+    assert "unknown scenario 'sideways'; choose one of: normal" in capsys.readouterr().err
+    assert main(["sim", "normal", "--messages", "0", "-o", str(tmp_path / "x")]) == 2
+    assert "--messages must be at least 1, got 0" in capsys.readouterr().err
