@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 PROTOCOLS = ("soupbintcp", "moldudp64")
+RECORDED_PROTOCOL = "itch50-blocks"  # what listen --record writes: length-prefixed ITCH runs
 
 
 def add_commands(feed_commands: argparse._SubParsersAction) -> None:
@@ -43,6 +44,14 @@ def add_commands(feed_commands: argparse._SubParsersAction) -> None:
     listen.add_argument("--username", default="lowlat")
     listen.add_argument("--password", default="lowlat")
     listen.add_argument("--timeout", type=float, default=60.0, help="give up after this long")
+    listen.add_argument(
+        "--record", type=Path, help="also record every received block (receive time, bytes)"
+    )
+
+    replay = feed_commands.add_parser("replay", help="decode a recording made by listen --record")
+    replay.add_argument("recording", type=Path)
+    replay.add_argument("--paced", action="store_true", help="keep the recorded gaps")
+    replay.add_argument("--speed", type=float, default=1.0, help="with --paced: 2 = twice as fast")
 
 
 def host_port(text: str | None, option: str) -> tuple[str, int]:
@@ -98,25 +107,22 @@ def serve(args: argparse.Namespace) -> int:
 
 def listen(args: argparse.Namespace) -> int:
     """Receive until end of session (exit 0) or timeout (exit 1); print JSON stats."""
-    from lowlat.feeds.transport import ItchSink, MoldUdp64Client, SoupBinTcpClient
+    from lowlat.feeds.recording import Recorder
+    from lowlat.feeds.transport import ItchSink
 
     sink = ItchSink()
+    recorder = None
+    handler = sink
+    if args.record is not None:
+        source = args.address if args.protocol == "soupbintcp" else f"udp port {args.port}"
+        recorder = Recorder(args.record, RECORDED_PROTOCOL, f"{args.protocol} {source}")
+        handler = recorder.tap(sink)
     started = time.monotonic()
-    if args.protocol == "soupbintcp":
-        client = SoupBinTcpClient(
-            host_port(args.address, "--address"),
-            sink,
-            username=args.username,
-            password=args.password,
-        )
-        ended = client.run(timeout=args.timeout)
-        client.close()
-    else:
-        with MoldUdp64Client(
-            sink, rerequest=host_port(args.rerequest, "--rerequest"), port=args.port
-        ) as client:
-            print(f"listening on {client.address[0]}:{client.address[1]}", flush=True)
-            ended = client.run(timeout=args.timeout)
+    try:
+        ended, client = _receive(args, handler)
+    finally:
+        if recorder is not None:
+            recorder.close()
     report = {
         "protocol": args.protocol,
         "ended": ended,
@@ -127,10 +133,70 @@ def listen(args: argparse.Namespace) -> int:
         "transport": _counters(client),
         "transport_errors": client.quarantine.to_dict(),
     }
+    if recorder is not None:
+        report["recorded"] = {"path": str(args.record), "blocks": recorder.records}
     print(json.dumps(report, indent=2))
     if not ended:
         print(f"lowlat feed listen: no end of session within {args.timeout} s", file=sys.stderr)
     return 0 if ended else 1
+
+
+def _receive(args: argparse.Namespace, handler) -> tuple[bool, object]:
+    """Run the chosen client until end of session or timeout; return ``(ended, client)``."""
+    from lowlat.feeds.transport import MoldUdp64Client, SoupBinTcpClient
+
+    if args.protocol == "soupbintcp":
+        client = SoupBinTcpClient(
+            host_port(args.address, "--address"),
+            handler,
+            username=args.username,
+            password=args.password,
+        )
+        ended = client.run(timeout=args.timeout)
+        client.close()
+        return ended, client
+    with MoldUdp64Client(
+        handler, rerequest=host_port(args.rerequest, "--rerequest"), port=args.port
+    ) as client:
+        print(f"listening on {client.address[0]}:{client.address[1]}", flush=True)
+        return client.run(timeout=args.timeout), client
+
+
+def replay(args: argparse.Namespace) -> int:
+    """Decode a recording of length-prefixed ITCH blocks, paced or as fast as possible."""
+    import numpy as np
+
+    from lowlat.feeds.recording import Recording
+    from lowlat.feeds.recording import replay as replay_recording
+    from lowlat.feeds.transport import ItchSink
+
+    if args.speed <= 0:
+        raise ValueError(f"--speed must be positive, got {args.speed}")
+    recording = Recording(args.recording)
+    if recording.protocol != RECORDED_PROTOCOL:
+        raise ValueError(
+            f"{args.recording} holds {recording.protocol!r}; replay decodes {RECORDED_PROTOCOL!r}"
+        )
+    sink = ItchSink()
+    started = time.monotonic()
+    blocks = replay_recording(
+        recording,
+        lambda _, data: sink(np.frombuffer(data, np.uint8), 0, 0),
+        paced=args.paced,
+        speed=args.speed,
+    )
+    report = {
+        "recording": str(args.recording),
+        "source": recording.source,
+        "blocks": blocks,
+        "truncated_records": recording.truncated_records,
+        "seconds": round(time.monotonic() - started, 3),
+        "messages": sink.decoder.messages,
+        "counts": sink.decoder.counts,
+        "decode_errors": sink.decoder.quarantine.to_dict(),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def _counters(endpoint: object) -> dict[str, int]:

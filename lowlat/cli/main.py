@@ -134,8 +134,8 @@ def _cmd_feed(args: argparse.Namespace) -> int:
     import importlib
     import json
 
-    if args.feed_command in ("serve", "listen"):
-        run = feed_transport.serve if args.feed_command == "serve" else feed_transport.listen
+    if args.feed_command in ("serve", "listen", "replay"):
+        run = getattr(feed_transport, args.feed_command)
         try:
             return run(args)
         except (ValueError, OSError) as error:

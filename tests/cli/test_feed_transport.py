@@ -29,18 +29,34 @@ def stop(server: subprocess.Popen) -> None:
     server.wait(timeout=20)
 
 
-def test_soupbintcp_serve_and_listen_move_the_whole_file_between_processes(capsys):
+def test_soupbintcp_serve_and_listen_move_the_whole_file_between_processes(tmp_path, capsys):
+    recording = tmp_path / "session.llrec"
     server = start_server("--protocol", "soupbintcp", "--duration", "60")
     try:
         banner = server.stdout.readline()
         assert banner.startswith("serving soupbintcp 12012 messages on 127.0.0.1:")
         address = banner.split(" on ")[1].split()[0]
-        assert main(["feed", "listen", "--protocol", "soupbintcp", "--address", address]) == 0
+        listen = ["feed", "listen", "--protocol", "soupbintcp", "--address", address]
+        assert main([*listen, "--record", str(recording)]) == 0
     finally:
         stop(server)
     report = json.loads(capsys.readouterr().out)
     assert report["ended"] and report["messages"] == 12_012
     assert VECTOR_COUNTS.items() <= report["counts"].items()
+    assert report["recorded"]["blocks"] > 0
+
+    for pacing in ([], ["--paced", "--speed", "1000"]):
+        assert main(["feed", "replay", str(recording), *pacing]) == 0
+        replayed = json.loads(capsys.readouterr().out)
+        assert replayed["messages"] == 12_012 and replayed["counts"] == report["counts"]
+        assert replayed["blocks"] == report["recorded"]["blocks"]
+
+
+def test_replay_refuses_a_missing_recording_and_a_bad_speed(tmp_path, capsys):
+    assert main(["feed", "replay", str(tmp_path / "none.llrec")]) == 2
+    assert "none.llrec" in capsys.readouterr().err
+    assert main(["feed", "replay", str(tmp_path / "none.llrec"), "--speed", "0"]) == 2
+    assert "--speed must be positive, got 0.0" in capsys.readouterr().err
 
 
 def test_moldudp64_listen_recovers_every_message_through_injected_loss(capsys):
