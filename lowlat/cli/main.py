@@ -19,6 +19,7 @@ FEED_FORMATS = {
     "itch50": "lowlat.feeds.itch",
     "fix": "lowlat.feeds.fix",
     "lobster": "lowlat.feeds.lobster",
+    "binance-capture": "lowlat.feeds.depth.capture",
 }
 DEFAULT_RESULTS_DIR = Path("bench") / "results"
 

@@ -161,3 +161,23 @@ def test_sim_refuses_unknown_scenarios_and_empty_sizes(tmp_path, capsys):
     assert "unknown scenario 'sideways'; choose one of: normal" in capsys.readouterr().err
     assert main(["sim", "normal", "--messages", "0", "-o", str(tmp_path / "x")]) == 2
     assert "--messages must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_feed_stats_replays_a_depth_capture_through_the_sequencing_rules(tmp_path, capsys):
+    from lowlat.feeds.depth.capture import CaptureWriter
+
+    path = tmp_path / "capture.txt"
+    with CaptureWriter(path) as capture:
+        capture.write(b'{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":99,"u":100,"b":[],"a":[]}', 1)
+        capture.write_snapshot(
+            "BTCUSDT", b'{"lastUpdateId":101,"bids":[["100.5","2"]],"asks":[["101","1"]]}', 2
+        )
+        capture.write(
+            b'{"e":"depthUpdate","E":3,"s":"BTCUSDT","U":102,"u":103,"b":[["100.5","0"]],"a":[]}', 3
+        )
+        capture.write(b"not json at all", 4)
+    assert main(["feed", "stats", str(path), "--format", "binance-capture"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["format"] == "binance-capture"
+    assert stats["stale"] == 1  # u=100 is older than the snapshot's lastUpdateId 101
+    assert stats["errors"]["counts"].get("bad_field") == 1
