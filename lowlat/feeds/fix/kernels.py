@@ -85,6 +85,7 @@ import numpy as np
 
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.records import PRICE_SCALE, EventKind, Side
+from lowlat.feeds.kernels import write_event
 from lowlat.feeds.quarantine import ErrorKind
 from lowlat.feeds.quarantine_kernels import flag, reject
 
@@ -693,19 +694,12 @@ def decode(
                     if slot >= cap:
                         err = _OUT_FULL if n_out > 0 else _BAD_FIELD
                         break
-                    rec = out[slot]
-                    rec["seq"] = seq
-                    rec["recv_ns"] = recv_ns
-                    rec["exchange_ns"] = sent_ns
-                    rec["order_id"] = e_ref if (kind == _KIND_REPLACE and e_has_ref) else e_id
-                    rec["price"] = e_px
-                    rec["qty"] = e_size
-                    rec["aux"] = e_id if kind == _KIND_REPLACE else 0
-                    rec["instrument"] = cur_sym
-                    rec["kind"] = kind
-                    rec["side"] = side
-                    rec["flags"] = 0
-                    rec["lane"] = 0
+                    replaced = e_ref if (kind == _KIND_REPLACE and e_has_ref) else e_id
+                    new_id = e_id if kind == _KIND_REPLACE else 0
+                    write_event(
+                        out, slot, seq, recv_ns, sent_ns, replaced, e_px, e_size, new_id,
+                        cur_sym, kind, side, 0,
+                    )  # fmt: skip
                     written += 1
             if tag == -1:
                 break
@@ -813,19 +807,9 @@ def decode(
                 # an empty snapshot still clears the book: emit one side-NONE marker
                 if n_out >= cap:
                     break
-                rec = out[n_out]
-                rec["seq"] = seq
-                rec["recv_ns"] = recv_ns
-                rec["exchange_ns"] = sent_ns
-                rec["order_id"] = 0
-                rec["price"] = 0
-                rec["qty"] = 0
-                rec["aux"] = 0
-                rec["instrument"] = cur_sym
-                rec["kind"] = _KIND_SNAPSHOT
-                rec["side"] = _NONE
-                rec["flags"] = 0
-                rec["lane"] = 0
+                write_event(
+                    out, n_out, seq, recv_ns, sent_ns, 0, 0, 0, 0, cur_sym, _KIND_SNAPSHOT, _NONE, 0
+                )
                 written = 1
             elif snapshot:
                 reject(counts, samples, meta, _BAD_FIELD, data, p, msg_end - p, base + p, seq)

@@ -25,6 +25,7 @@ import numpy as np
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.records import EventKind, Side
 from lowlat.feeds.itch.spec import FLAG_PRINTABLE, MSG_LEN
+from lowlat.feeds.kernels import write_event
 from lowlat.feeds.quarantine import ErrorKind
 from lowlat.feeds.quarantine_kernels import reject
 
@@ -111,36 +112,6 @@ def _side(byte: np.uint8) -> np.uint8:
     return _BAD_SIDE
 
 
-@hot_kernel_inline
-def _emit(
-    out: np.ndarray,
-    n: int,
-    seq: int,
-    ts: np.int64,
-    order_id: np.int64,
-    price: np.int64,
-    qty: np.int64,
-    aux: np.int64,
-    instrument: np.int64,
-    kind: np.uint8,
-    side: np.uint8,
-    flags: np.int64,
-) -> None:
-    rec = out[n]
-    rec["seq"] = seq
-    rec["recv_ns"] = 0
-    rec["exchange_ns"] = ts
-    rec["order_id"] = order_id
-    rec["price"] = price
-    rec["qty"] = qty
-    rec["aux"] = aux
-    rec["instrument"] = instrument
-    rec["kind"] = kind
-    rec["side"] = side
-    rec["flags"] = flags
-    rec["lane"] = 0
-
-
 @hot_kernel
 def decode_message(
     buf: np.ndarray, p: int, out: np.ndarray, n: int, seq: int, symbols: np.ndarray
@@ -161,68 +132,94 @@ def decode_message(
         if side == _BAD_SIDE:
             return False
         aux = _u32(buf, p + 36) if t == 70 else zero
-        _emit(
-            out, n, seq, ts, _u64(buf, p + 11), _u32(buf, p + 32), _u32(buf, p + 20), aux,
+        write_event(
+            out, n, seq, 0, ts, _u64(buf, p + 11), _u32(buf, p + 32), _u32(buf, p + 20), aux,
             locate, _ADD, side, flags,
         )  # fmt: skip
     elif t == 68:  # D: order delete
-        _emit(
-            out, n, seq, ts, _u64(buf, p + 11), zero, zero, zero, locate, _DELETE, _NO_SIDE, flags
+        write_event(
+            out,
+            n,
+            seq,
+            0,
+            ts,
+            _u64(buf, p + 11),
+            zero,
+            zero,
+            zero,
+            locate,
+            _DELETE,
+            _NO_SIDE,
+            flags,
         )
     elif t == 85:  # U: order replace
-        _emit(
-            out, n, seq, ts, _u64(buf, p + 11), _u32(buf, p + 31), _u32(buf, p + 27),
+        write_event(
+            out, n, seq, 0, ts, _u64(buf, p + 11), _u32(buf, p + 31), _u32(buf, p + 27),
             _u64(buf, p + 19), locate, _REPLACE, _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 69:  # E: order executed
-        _emit(
-            out, n, seq, ts, _u64(buf, p + 11), zero, _u32(buf, p + 19), _u64(buf, p + 23),
+        write_event(
+            out, n, seq, 0, ts, _u64(buf, p + 11), zero, _u32(buf, p + 19), _u64(buf, p + 23),
             locate, _EXECUTE, _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 88:  # X: order cancel
-        _emit(
-            out, n, seq, ts, _u64(buf, p + 11), zero, _u32(buf, p + 19), zero, locate, _CANCEL,
+        write_event(
+            out, n, seq, 0, ts, _u64(buf, p + 11), zero, _u32(buf, p + 19), zero, locate, _CANCEL,
             _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 80:  # P: trade (non-cross)
         side = _side(buf[p + 19])
         if side == _BAD_SIDE:
             return False
-        _emit(
-            out, n, seq, ts, _u64(buf, p + 11), _u32(buf, p + 32), _u32(buf, p + 20),
+        write_event(
+            out, n, seq, 0, ts, _u64(buf, p + 11), _u32(buf, p + 32), _u32(buf, p + 20),
             _u64(buf, p + 36), locate, _TRADE, side, flags,
         )  # fmt: skip
     elif t == 67:  # C: order executed with price
         if buf[p + 31] == 89:  # printable "Y"
             flags |= FLAG_PRINTABLE
-        _emit(
-            out, n, seq, ts, _u64(buf, p + 11), _u32(buf, p + 32), _u32(buf, p + 19),
+        write_event(
+            out, n, seq, 0, ts, _u64(buf, p + 11), _u32(buf, p + 32), _u32(buf, p + 19),
             _u64(buf, p + 23), locate, _EXECUTE, _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 81:  # Q: cross trade
-        _emit(
-            out, n, seq, ts, _u8(buf, p + 39), _u32(buf, p + 27), _u64(buf, p + 11),
+        write_event(
+            out, n, seq, 0, ts, _u8(buf, p + 39), _u32(buf, p + 27), _u64(buf, p + 11),
             _u64(buf, p + 31), locate, _TRADE, _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 66:  # B: broken trade
-        _emit(
-            out, n, seq, ts, zero, zero, zero, _u64(buf, p + 11), locate, _BROKEN, _NO_SIDE, flags
+        write_event(
+            out,
+            n,
+            seq,
+            0,
+            ts,
+            zero,
+            zero,
+            zero,
+            _u64(buf, p + 11),
+            locate,
+            _BROKEN,
+            _NO_SIDE,
+            flags,
         )
     elif t == 73:  # I: net order imbalance indicator
         direction = _side(buf[p + 27])
         if direction == _BAD_SIDE:  # N (none) and O (insufficient orders) have no side
             direction = _NO_SIDE
-        _emit(
-            out, n, seq, ts, _u64(buf, p + 11), _u32(buf, p + 44), _u64(buf, p + 19),
+        write_event(
+            out, n, seq, 0, ts, _u64(buf, p + 11), _u32(buf, p + 44), _u64(buf, p + 19),
             _u32(buf, p + 40), locate, _IMBALANCE, direction, flags,
         )  # fmt: skip
     elif t == 78:  # N: retail price improvement indicator
-        _emit(
-            out, n, seq, ts, zero, zero, zero, _u8(buf, p + 19), locate, _IMBALANCE, _NO_SIDE,
+        write_event(
+            out, n, seq, 0, ts, zero, zero, zero, _u8(buf, p + 19), locate, _IMBALANCE, _NO_SIDE,
             flags,
         )  # fmt: skip
     elif t == 83:  # S: system event
-        _emit(out, n, seq, ts, zero, zero, zero, _u8(buf, p + 11), locate, _STATUS, _NO_SIDE, flags)
+        write_event(
+            out, n, seq, 0, ts, zero, zero, zero, _u8(buf, p + 11), locate, _STATUS, _NO_SIDE, flags
+        )
     elif t == 82:  # R: stock directory
         for i in range(8):
             symbols[locate, i] = buf[p + 11 + i]
@@ -231,49 +228,53 @@ def decode_message(
             | (_u32(buf, p + 25) << 16)  # round lots only, issue class, issue sub-type
             | _u16(buf, p + 29)  # authenticity, short-sale threshold
         )
-        _emit(
-            out, n, seq, ts, codes, zero, _u32(buf, p + 21), _u64(buf, p + 11), locate,
+        write_event(
+            out, n, seq, 0, ts, codes, zero, _u32(buf, p + 21), _u64(buf, p + 11), locate,
             _REFERENCE, _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 72:  # H: stock trading action
-        _emit(
-            out, n, seq, ts, _u32(buf, p + 21), zero, zero, _u8(buf, p + 19), locate, _STATUS,
+        write_event(
+            out, n, seq, 0, ts, _u32(buf, p + 21), zero, zero, _u8(buf, p + 19), locate, _STATUS,
             _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 89:  # Y: Reg SHO short sale price test restriction
-        _emit(out, n, seq, ts, zero, zero, zero, _u8(buf, p + 19), locate, _STATUS, _NO_SIDE, flags)
+        write_event(
+            out, n, seq, 0, ts, zero, zero, zero, _u8(buf, p + 19), locate, _STATUS, _NO_SIDE, flags
+        )
     elif t == 76:  # L: market participant position
         codes = (_u16(buf, p + 23) << 8) | _u8(buf, p + 25)
-        _emit(
-            out, n, seq, ts, codes, zero, zero, _u32(buf, p + 11), locate, _REFERENCE,
+        write_event(
+            out, n, seq, 0, ts, codes, zero, zero, _u32(buf, p + 11), locate, _REFERENCE,
             _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 86:  # V: MWCB decline levels, Price(8)
-        _emit(
-            out, n, seq, ts, zero, _u64(buf, p + 11) // _P8_TO_TICKS,
+        write_event(
+            out, n, seq, 0, ts, zero, _u64(buf, p + 11) // _P8_TO_TICKS,
             _u64(buf, p + 19) // _P8_TO_TICKS, _u64(buf, p + 27) // _P8_TO_TICKS, locate,
             _STATUS, _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 87:  # W: MWCB status
-        _emit(out, n, seq, ts, zero, zero, zero, _u8(buf, p + 11), locate, _STATUS, _NO_SIDE, flags)
+        write_event(
+            out, n, seq, 0, ts, zero, zero, zero, _u8(buf, p + 11), locate, _STATUS, _NO_SIDE, flags
+        )
     elif t == 75:  # K: IPO quoting period update
-        _emit(
-            out, n, seq, ts, _u8(buf, p + 23), _u32(buf, p + 24), zero, _u32(buf, p + 19),
+        write_event(
+            out, n, seq, 0, ts, _u8(buf, p + 23), _u32(buf, p + 24), zero, _u32(buf, p + 19),
             locate, _REFERENCE, _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 74:  # J: LULD auction collar
-        _emit(
-            out, n, seq, ts, _u32(buf, p + 23), _u32(buf, p + 19), _u32(buf, p + 31),
+        write_event(
+            out, n, seq, 0, ts, _u32(buf, p + 23), _u32(buf, p + 19), _u32(buf, p + 31),
             _u32(buf, p + 27), locate, _REFERENCE, _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 104:  # h: operational halt
-        _emit(
-            out, n, seq, ts, _u8(buf, p + 19), zero, zero, _u8(buf, p + 20), locate, _STATUS,
+        write_event(
+            out, n, seq, 0, ts, _u8(buf, p + 19), zero, zero, _u8(buf, p + 20), locate, _STATUS,
             _NO_SIDE, flags,
         )  # fmt: skip
     elif t == 79:  # O: DLCR price discovery
-        _emit(
-            out, n, seq, ts, _u8(buf, p + 19), _u32(buf, p + 28), zero, _u64(buf, p + 32),
+        write_event(
+            out, n, seq, 0, ts, _u8(buf, p + 19), _u32(buf, p + 28), zero, _u64(buf, p + 32),
             locate, _REFERENCE, _NO_SIDE, flags,
         )  # fmt: skip
     else:

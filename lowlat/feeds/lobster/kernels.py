@@ -43,6 +43,7 @@ import numpy as np
 
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.records import EventKind, Side
+from lowlat.feeds.kernels import write_event
 from lowlat.feeds.quarantine import ErrorKind
 from lowlat.feeds.quarantine_kernels import reject
 
@@ -221,19 +222,11 @@ def parse_line(
         return _BAD_FIELD, 0
     if event == 7 and (price < HALT or price > TRADING_RESUME):
         return _BAD_FIELD, 0
-    rec = out[n]
-    rec["seq"] = seq
-    rec["recv_ns"] = 0
-    rec["exchange_ns"] = ns
-    rec["order_id"] = order_id
-    rec["price"] = price
-    rec["qty"] = size
-    rec["aux"] = 0
-    rec["instrument"] = instrument
-    rec["kind"] = _KINDS[event]
-    rec["side"] = _BUY if direction == 1 else _SELL
-    rec["flags"] = _FLAGS[event]
-    rec["lane"] = 0
+    side = _BUY if direction == 1 else _SELL
+    write_event(
+        out, n, seq, 0, ns, order_id, price, size, 0, instrument, _KINDS[event], side,
+        _FLAGS[event],
+    )  # fmt: skip
     return _OK, int(event)
 
 
