@@ -1,4 +1,4 @@
-"""``lowlat`` — one command for the operator: run, demo, bench."""
+"""``lowlat`` — one command for the operator: run, demo, bench, feed, book, sim."""
 
 from __future__ import annotations
 
@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 
     feed_transport.add_commands(feed_commands)
 
+    _add_book_commands(commands)
+
     from lowlat.feeds.sim import SCENARIOS as SIM_SCENARIOS
 
     sim = commands.add_parser("sim", help="simulate order-level market data, written as ITCH 5.0")
@@ -99,6 +101,48 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_book_commands(commands: argparse._SubParsersAction) -> None:
+    from lowlat.book.replay import FORMATS
+
+    book = commands.add_parser("book", help="order books built from market-data files")
+    book_commands = book.add_subparsers(dest="book_command", metavar="BOOK_COMMAND", required=True)
+    replay = book_commands.add_parser(
+        "replay",
+        help="replay a file through the book engine; write one instrument's levels per message",
+    )
+    replay.add_argument("file", type=Path, help="the market-data file (plain or gzip)")
+    replay.add_argument("--format", required=True, choices=FORMATS, help="the file's protocol")
+    replay.add_argument("--depth", type=int, default=10, help="levels per side in each row")
+    replay.add_argument(
+        "-o", "--output", required=True, help="the CSV to write ('-' for standard output)"
+    )
+    replay.add_argument(
+        "--instrument",
+        help="symbol or numeric id of the book to write (default: the first one with orders)",
+    )
+    replay.add_argument(
+        "--initial-book",
+        type=Path,
+        metavar="ROWFILE",
+        help="lobster only: an orderbook file whose row seeds the book before the messages",
+    )
+    replay.add_argument(
+        "--initial-row",
+        type=int,
+        default=0,
+        metavar="K",
+        help="the row of ROWFILE to seed from (0-based; default 0)",
+    )
+    replay.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        metavar="N",
+        help="skip the first N messages, whose effect the initial book holds (LOBSTER's "
+        "orderbook row K is the book after message K+1: use --initial-row K --skip K+1)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lowlat`` command; returns the exit status."""
     parser = _parser()
@@ -108,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _cmd_demo,
         "bench": _cmd_bench,
         "feed": _cmd_feed,
+        "book": _cmd_book,
         "sim": _cmd_sim,
     }[args.command]
     try:
@@ -157,6 +202,57 @@ def _cmd_feed(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CommandError(f"cannot read {args.file}: {error.strerror or error}") from None
     print(json.dumps(stats, indent=2))
+    return 0
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    import contextlib
+    import json
+
+    from lowlat.book.replay import replay_file
+
+    initial = None
+    if args.initial_book is not None:
+        if args.format != "lobster":
+            raise CommandError("--initial-book applies to --format lobster only")
+        from lowlat.feeds.lobster import initial_book_records, read_orderbook_row
+
+        try:
+            row = read_orderbook_row(args.initial_book, args.initial_row)
+            initial = initial_book_records(row, len(row) // 4)
+        except (OSError, IndexError, ValueError) as error:
+            raise CommandError(str(error)) from None
+    with contextlib.ExitStack() as stack:
+        if args.output == "-":
+            out = sys.stdout
+        else:
+            try:
+                out = stack.enter_context(open(args.output, "w", encoding="ascii", newline=""))
+            except OSError as error:
+                raise CommandError(f"cannot write {args.output}: {error.strerror}") from None
+        try:
+            summary = replay_file(
+                args.file,
+                args.format,
+                args.depth,
+                out,
+                instrument=args.instrument,
+                initial_book=initial,
+                skip=args.skip,
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        except OSError as error:
+            raise CommandError(f"cannot read {args.file}: {error.strerror or error}") from None
+    report = {
+        "instrument": summary.instrument,
+        "symbol": summary.symbol,
+        "records": summary.records,
+        "rows": summary.rows,
+        "integrity": summary.integrity,
+        "counters": summary.counters,
+    }
+    print(json.dumps(report), file=sys.stderr)
     return 0
 
 
