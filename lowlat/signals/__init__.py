@@ -1,0 +1,1 @@
+"""Signals computed from market events: microstructure signals, patterns, priority lanes."""
