@@ -67,6 +67,7 @@ from lowlat.book.layout import (
     B_NEGATIVE_SIZE,
     B_ORDERS,
     B_RESETS,
+    B_TRADES,
     B_UNKNOWN_ORDER,
     B_UPDATES,
     BID,
@@ -107,7 +108,7 @@ __all__ = [
     "FLAG_TOP_OF_BOOK",
     "NO_SLOT",
     "apply_batch",
-    "apply_event",
+    "apply_one",
     "best",
     "check_pending",
     "level",
@@ -453,6 +454,7 @@ def _check_integrity(state: BookState, slot: int) -> None:
 
 @hot_kernel_inline
 def _record_trade(state: BookState, slot: int, price: int, qty: int, side: int) -> None:
+    state.book[slot, B_TRADES] += 1
     state.book[slot, B_LAST_TRADE_PRICE] = price
     state.book[slot, B_LAST_TRADE_QTY] = qty
     state.book[slot, B_LAST_TRADE_SIDE] = side
@@ -492,7 +494,7 @@ def _add_order(state: BookState, slot: int, order_id: int, side: int, price: int
 
 
 @hot_kernel_inline
-def _apply(
+def apply_one(
     state: BookState,
     kind: int,
     instrument: int,
@@ -506,7 +508,10 @@ def _apply(
     exchange_ns: int,
     recv_ns: int,
 ) -> int:
-    """Apply one event; return 1 if the book consumed it, 0 if it carries no book data."""
+    """Apply one event given as fields; return 1 if the book consumed it, else 0.
+
+    Inlined into every caller: compiled pipelines (book → signals → …) call it per record.
+    """
     counters = state.counters
     counters[G_EVENTS] += 1
     if kind < _ADD or kind > _SNAPSHOT or (kind == _QUOTE and flags & FLAG_TOP_OF_BOOK):
@@ -585,32 +590,12 @@ def _apply(
 
 
 @hot_kernel
-def apply_event(state: BookState, events: np.ndarray, i: int) -> int:
-    """Apply ``events[i]``; return 1 if the book consumed it, else 0."""
-    e = events[i]
-    return _apply(
-        state,
-        e["kind"],
-        e["instrument"],
-        e["side"],
-        e["flags"],
-        e["order_id"],
-        e["price"],
-        e["qty"],
-        e["aux"],
-        e["seq"],
-        e["exchange_ns"],
-        e["recv_ns"],
-    )
-
-
-@hot_kernel
 def apply_batch(state: BookState, events: np.ndarray, n: int) -> int:
     """Apply ``events[:n]`` in order; return how many the book consumed."""
     consumed = 0
     for i in range(n):
         e = events[i]
-        consumed += _apply(
+        consumed += apply_one(
             state,
             e["kind"],
             e["instrument"],
@@ -713,7 +698,7 @@ def replay_rows(
     written = 0
     for i in range(n):
         e = events[i]
-        consumed = _apply(
+        consumed = apply_one(
             state,
             e["kind"],
             e["instrument"],

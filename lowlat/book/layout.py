@@ -73,6 +73,7 @@ B_LAST_TRADE_PRICE = 14
 B_LAST_TRADE_QTY = 15
 B_LAST_TRADE_SIDE = 16  # aggressor side of the last trade (Side), 0 if unknown
 B_ORDERS = 17  # live orders of this book in the order table
+B_TRADES = 18  # trades recorded (executions and trade reports)
 BOOK_WORDS = 24
 BOOK_FIELDS = (
     "instrument",
@@ -93,6 +94,7 @@ BOOK_FIELDS = (
     "last_trade_qty",
     "last_trade_side",
     "orders",
+    "trades",
 )
 
 # engine-wide counters: counters[G_*]
