@@ -1,9 +1,13 @@
 """Binance JSON market data to ``MARKET_EVENT_DTYPE`` records, many messages per call.
 
-Messages are parsed with orjson, one Python pass per message pulls out the header fields,
-and every decimal string of the batch (prices and quantities) is converted to integers in
-one compiled pass over the joined strings: exact, never through a float, with the scale
-chosen per symbol. Decoded kinds:
+Three paths, fastest first, with identical results. The steady state of a depth stream,
+canonical ``depthUpdate`` diffs, is decoded straight from the raw bytes by the compiled
+scanner (:func:`~lowlat.feeds.depth.kernels.scan_depth`), which leaves every message it
+is not sure about to the others. A batch of nothing but diffs is then parsed with one
+orjson call, and its decimal strings (prices and quantities) are converted in one
+compiled pass over the joined strings: exact, never through a float, with the scale
+chosen per symbol. Anything else goes message by message with orjson, which decides
+what to quarantine. Decoded kinds:
 
 * ``depthUpdate`` diff events: one QUOTE per level change (bids BUY, asks SELL, qty 0 =
   level removed), ``seq`` = final update id ``u``, ``aux`` = first update id ``U``.
@@ -31,8 +35,8 @@ from operator import itemgetter
 import numpy as np
 import orjson
 
-from lowlat.core.jit import hot_kernel
 from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind, Side
+from lowlat.feeds.depth.kernels import parse_decimals, scan_depth, symbol_hash
 from lowlat.feeds.quarantine import ErrorKind, Quarantine
 from lowlat.feeds.quarantine_kernels import reject
 
@@ -54,10 +58,9 @@ DEFAULT_QTY_SCALE = 10**8  # lots per base-asset unit
 FLAG_BOOK_START = 1  # first record of a snapshot: the consumer clears its book first
 FLAG_TOP_OF_BOOK = 2  # a bookTicker best bid/offer, not a depth level
 NO_ID = -1  # an update id the message does not carry (``pu`` on spot streams)
-_INT64_MAX = 9_223_372_036_854_775_807
+_MIN_LEVEL_BYTES = 9  # ["0","0"]: the scanner needs at most one record per 9 bytes
 _DEPTH_FIELDS = itemgetter("e", "E", "s", "U", "u", "b", "a")
 _DATA = itemgetter("data")
-_SEPARATOR = 32  # space: never inside a decimal string, so joined fields stay aligned
 
 
 class MessageKind(IntEnum):
@@ -111,68 +114,6 @@ class Decoded:
         return int(self.kind.shape[0])
 
 
-@hot_kernel
-def parse_decimals(buf: np.ndarray, exps: np.ndarray, out: np.ndarray, bad: np.ndarray) -> int:
-    """Parse space-separated unsigned decimals in ``buf`` to ``value * 10**exps[i]``.
-
-    Field ``i`` is written to ``out[i]``; ``bad[i]`` is set when it is empty, holds
-    anything but digits and one dot, has a non-zero digit beyond ``exps[i]`` decimals (not
-    a whole tick) or does not fit an int64. Returns the number of fields in ``buf``; fields
-    beyond ``exps.shape[0]`` are counted, not parsed, so a caller can spot a misalignment.
-    """
-    n = buf.shape[0]
-    field = 0
-    pos = 0
-    limit = exps.shape[0]
-    while True:
-        end = pos
-        while end < n and buf[end] != _SEPARATOR:
-            end += 1
-        if field < limit:
-            value = 0
-            frac = -1  # decimals seen so far, -1 before the dot
-            ok = end > pos
-            exp = exps[field]
-            for k in range(pos, end):
-                c = int(buf[k])
-                if c == 46:  # '.'
-                    if frac >= 0:
-                        ok = False
-                        break
-                    frac = 0
-                    continue
-                if c < 48 or c > 57:
-                    ok = False
-                    break
-                d = c - 48
-                if frac >= 0:
-                    frac += 1
-                    if frac > exp:
-                        if d != 0:
-                            ok = False
-                            break
-                        continue
-                if value > (_INT64_MAX - d) // 10:
-                    ok = False
-                    break
-                value = value * 10 + d
-            if ok and frac == 0 and end - pos == 1:
-                ok = False  # a lone "."
-            if ok:
-                shift = exp - max(frac, 0)
-                for _ in range(shift):
-                    if value > _INT64_MAX // 10:
-                        ok = False
-                        break
-                    value *= 10
-            out[field] = value if ok else 0
-            bad[field] = not ok
-        field += 1
-        if end >= n:
-            return field
-        pos = end + 1
-
-
 def _exponent(scale: int) -> int:
     exp = len(str(scale)) - 1
     if scale < 1 or 10**exp != scale:
@@ -191,6 +132,65 @@ class _Batch:
     def __init__(self) -> None:
         for name in self.__slots__:
             setattr(self, name, [])
+
+
+class _ScanTable:
+    """The symbol table as arrays for :func:`scan_depth`, kept in step by ``add_symbol``.
+
+    Rows are never removed. A symbol that no canonical message can name (not printable
+    ASCII, or holding a quote or a backslash) is left out, so that its messages take the
+    orjson path.
+    """
+
+    __slots__ = ("lengths", "names", "rows", "slots", "specs")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.names = np.zeros((0, 0), np.uint8)
+        self.lengths = np.zeros(0, np.int64)
+        self.specs = np.zeros((0, 3), np.int64)
+        self._resize(8, 16)  # the first rows: a Binance symbol has up to a dozen letters
+
+    def set(self, name: str, instrument: int, price_exp: int, qty_exp: int) -> None:
+        """Map ``name`` to ``(instrument, price_exp, qty_exp)`` for the scanner."""
+        if not name.isascii() or not name.isprintable() or '"' in name or "\\" in name:
+            return
+        row = self.rows.get(name)
+        if row is None:
+            row = len(self.rows)
+            self._resize(row + 1, len(name))
+            self.names[row, : len(name)] = np.frombuffer(name.encode(), np.uint8)
+            self.lengths[row] = len(name)
+            self.rows[name] = row
+            self._index(name, row)
+        self.specs[row] = (instrument, price_exp, qty_exp)
+
+    def _resize(self, rows: int, width: int) -> None:
+        """Room for ``rows`` names of ``width`` bytes: each dimension doubles until it fits."""
+        old = self.names
+        new_rows, new_width = max(old.shape[0], 1), max(old.shape[1], 1)
+        while new_rows < rows:
+            new_rows *= 2
+        while new_width < width:
+            new_width *= 2
+        if (new_rows, new_width) == old.shape:
+            return
+        self.names = np.zeros((new_rows, new_width), np.uint8)
+        self.names[: old.shape[0], : old.shape[1]] = old
+        grown = new_rows - old.shape[0]
+        self.lengths = np.concatenate((self.lengths, np.full(grown, -1, np.int64)))
+        self.specs = np.concatenate((self.specs, np.zeros((grown, 3), np.int64)))
+        self.slots = np.full(2 * new_rows, -1, np.int64)  # a power of two, at most half full
+        for name, row in self.rows.items():
+            self._index(name, row)
+
+    def _index(self, name: str, row: int) -> None:
+        data = np.frombuffer(name.encode(), np.uint8)
+        mask = self.slots.shape[0] - 1
+        slot = symbol_hash(data, 0, data.shape[0]) & mask
+        while self.slots[slot] >= 0:
+            slot = (slot + 1) & mask
+        self.slots[slot] = row
 
 
 class DepthDecoder:
@@ -224,6 +224,8 @@ class DepthDecoder:
     ) -> None:
         self.specs: dict[str, SymbolSpec] = {}
         self._table: dict[str, tuple[int, int, int]] = {}
+        self._scan_table = _ScanTable()
+        self._scratch = np.empty(0, MARKET_EVENT_DTYPE)  # the scanner's records, reused
         self._auto = symbols is None
         self._defaults = (price_scale, qty_scale)
         _exponent(price_scale)
@@ -237,12 +239,15 @@ class DepthDecoder:
     def add_symbol(self, name: str, entry: int | SymbolSpec) -> SymbolSpec:
         """Map venue symbol ``name`` to an instrument id (default scales) or a spec."""
         spec = entry if isinstance(entry, SymbolSpec) else SymbolSpec(int(entry), *self._defaults)
+        if not -(2**31) <= spec.instrument < 2**31:
+            raise ValueError(f"instrument of {name!r} must fit an int32, not {spec.instrument}")
         self.specs[name] = spec
         self._table[name] = (
             spec.instrument,
             _exponent(spec.price_scale),
             _exponent(spec.qty_scale),
         )
+        self._scan_table.set(name, *self._table[name])
         return spec
 
     def _lookup(self, name: object) -> tuple[int, int, int]:
@@ -294,18 +299,89 @@ class DepthDecoder:
         recv_ns: Sequence[int] | np.ndarray | int,
         snapshot_symbol: str | None,
     ) -> Decoded:
+        """The scanner; if it left a message, the orjson batch path, then message by message.
+
+        The batch path goes before the mix of scanned and one-by-one messages because it
+        is what decides such a batch without the scanner, and it accepts a few diffs that
+        the message path rejects (ids below -1): the scanner must not change the outcome.
+        """
         count = len(raws)
-        recv = np.broadcast_to(np.asarray(recv_ns, np.int64), (count,))
+        recv = np.empty(count, np.int64)
+        recv[:] = recv_ns
+        scanned = self._scan(raws, recv)
+        if scanned is not None and scanned[1] == count:
+            self._offset += count
+            self.messages[MessageKind.DEPTH] += count
+            return scanned[0]
         fast = self._all_depth(raws, recv)
         if fast is not None:
             return fast
+        partial = scanned[0] if scanned is not None and scanned[1] else None
+        return self._by_message(raws, recv, snapshot_symbol, partial)
+
+    def _scan(self, raws: Sequence[bytes | str], recv: np.ndarray) -> tuple[Decoded, int] | None:
+        """Decode the canonical diffs of the batch with the compiled scanner.
+
+        Returns the scanner's output (messages it left have kind REJECTED, no record)
+        and how many it decoded; None if the messages are not all bytes-like (``str``),
+        which only the orjson paths read.
+        """
+        try:
+            joined = b"".join(raws)  # type: ignore[arg-type]
+        except TypeError:
+            return None
+        count = len(raws)
+        ends = np.cumsum(np.fromiter(map(len, raws), np.int64, count))
+        if not count or ends[-1] != len(joined):  # items whose length is not their size
+            return None
+        needed = len(joined) // _MIN_LEVEL_BYTES + 1
+        if self._scratch.shape[0] < needed:
+            self._scratch = np.empty(max(needed, 2 * self._scratch.shape[0]), MARKET_EVENT_DTYPE)
+        accepted = np.empty(count, np.bool_)
+        out = Decoded(
+            records=self._scratch,
+            kind=np.zeros(count, np.int8),
+            instrument=np.empty(count, np.int32),
+            first_id=np.empty(count, np.int64),
+            final_id=np.empty(count, np.int64),
+            prev_id=np.empty(count, np.int64),
+            start=np.empty(count, np.int64),
+            stop=np.empty(count, np.int64),
+        )
+        table = self._scan_table
+        written, taken = scan_depth(
+            np.frombuffer(joined, np.uint8), ends, recv, table.names, table.lengths,
+            table.specs, table.slots, self._scratch, accepted, out.instrument, out.first_id,
+            out.final_id, out.prev_id, out.start, out.stop,
+        )  # fmt: skip
+        # copied as int64 words: NumPy copies structured records field by field, 20x slower
+        out.records = self._scratch[:written].view(np.int64).copy().view(MARKET_EVENT_DTYPE)
+        out.kind[accepted] = MessageKind.DEPTH
+        return out, int(taken)
+
+    def _by_message(
+        self,
+        raws: Sequence[bytes | str],
+        recv: np.ndarray,
+        snapshot_symbol: str | None,
+        scanned: Decoded | None,
+    ) -> Decoded:
+        """Decode message by message with orjson those the scanner left (all if None)."""
+        count = len(raws)
+        if scanned is None:
+            kinds = np.zeros(count, np.int8)
+            pending: Sequence[int] = range(count)
+        else:
+            kinds = scanned.kind.copy()
+            pending = np.flatnonzero(kinds == MessageKind.REJECTED).tolist()
         batch = _Batch()
-        kinds = np.zeros(count, np.int8)
         default_symbol = snapshot_symbol
         if default_symbol is None and len(self._table) == 1:
             default_symbol = next(iter(self._table))
-        for i, raw in enumerate(raws):
-            self._offset += 1
+        base = self._offset
+        for i in pending:
+            self._offset = base + i + 1  # a sample's offset: its message's, in stream order
+            raw = raws[i]
             kind = self._collect(batch, raw, default_symbol)
             if kind is None:
                 continue
@@ -313,14 +389,16 @@ class DepthDecoder:
             batch.raw.append(raw)
             batch.where.append(i)
             batch.recv.append(int(recv[i]))
-        return self._finish(batch, kinds)
+        self._offset = base + count
+        rest = self._finish(batch, kinds)
+        return rest if scanned is None else _merge(scanned, rest, batch.where)
 
     def _all_depth(self, raws: Sequence[bytes | str], recv: np.ndarray) -> Decoded | None:
         """Decode a batch of nothing but well-formed diffs with C-level passes, else None.
 
-        This is the steady state of a depth stream; anything unusual (another kind, a
-        missing field, a symbol not in the table) returns None and the caller takes the
-        message-by-message path, which decides what to quarantine.
+        Anything unusual (another kind, a missing field, a symbol not in the table)
+        returns None and the caller takes the message-by-message path, which decides what
+        to quarantine.
         """
         if not raws:
             return None
@@ -540,6 +618,36 @@ class DepthDecoder:
                 ids[rejected] = NO_ID
         self.messages += np.bincount(kinds, minlength=len(MessageKind))
         return out
+
+
+def _merge(scanned: Decoded, rest: Decoded, collected: Sequence[int]) -> Decoded:
+    """One batch from the scanner's messages and those decoded one by one after it.
+
+    ``rest`` has every message's final kind; ``collected`` are the messages that reached
+    the level conversion (the others were rejected before: no record span, as when the
+    whole batch goes message by message).
+    """
+    mine = scanned.kind == MessageKind.DEPTH
+    sizes = np.where(mine, scanned.stop - scanned.start, rest.stop - rest.start)
+    source = np.where(mine, scanned.start, rest.start + scanned.records.shape[0])
+    stop = np.cumsum(sizes)
+    start = stop - sizes
+    pool = np.concatenate((scanned.records, rest.records))
+    records = pool[np.repeat(source - start, sizes) + np.arange(stop[-1])]
+    spanless = ~mine
+    spanless[collected] = False
+    start[spanless] = 0
+    stop[spanless] = 0
+    return Decoded(
+        records=records,
+        kind=rest.kind,
+        instrument=np.where(mine, scanned.instrument, rest.instrument),
+        first_id=np.where(mine, scanned.first_id, rest.first_id),
+        final_id=np.where(mine, scanned.final_id, rest.final_id),
+        prev_id=np.where(mine, scanned.prev_id, rest.prev_id),
+        start=start,
+        stop=stop,
+    )
 
 
 @contextlib.contextmanager
