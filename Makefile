@@ -34,11 +34,14 @@ format: $(STAMP)
 test: lint
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m pytest -q
-	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q tests/core tests/demo tests/feeds
+	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q tests/core tests/demo tests/feeds tests/book tests/signals
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --include='lowlat/core/*'
 
+# The bench group adds the peers the suites compare against (NautilusTrader); not installed
+# by `make run`/`make test`.
 bench: $(STAMP)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --inexact --group bench --python $(BIN)/python
 	$(BIN)/lowlat bench
 
 clean:

@@ -14,7 +14,7 @@ from lowlat import __version__
 from lowlat.cli import feed_transport
 from lowlat.cli.tables import format_table
 
-BENCH_SUITES = ("ring", "feeds")
+BENCH_SUITES = ("ring", "feeds", "book")
 FEED_FORMATS = {
     "itch50": "lowlat.feeds.itch",
     "fix": "lowlat.feeds.fix",

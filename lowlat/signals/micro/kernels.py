@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from lowlat.book.kernels import apply_one, level, slot_of
+from lowlat.book.kernels import apply_one, slot_of
 from lowlat.book.layout import (
     ASK,
     B_LAST_TRADE_QTY,
@@ -45,32 +45,46 @@ from lowlat.signals.micro.layout import (
     C_TICKS_DROPPED,
     F_MIGRATION_DECAY,
     F_VOLATILITY_DECAY,
+    M_ASK,
+    M_ASK_NOTIONAL,
+    M_ASK_SIZE,
+    M_ASK_TOTAL,
+    M_BID,
+    M_BID_NOTIONAL,
+    M_BID_SIZE,
+    M_BID_TOTAL,
     M_FLOW_NS,
     M_HAS_DISTANCE,
     M_MID_CHANGES,
     M_TRADES_SEEN,
+    M_TWICE_MID,
     M_TWO_SIDED,
     M_UPDATES,
     P_FLOW_HALF_LIFE_NS,
     P_LEVELS,
     P_TRADE_SIDE_IS_AGGRESSOR,
-    V_ASK_DISTANCE,
-    V_BID_DISTANCE,
+    S_ASK_DISTANCE,
+    S_BID_DISTANCE,
+    S_BUY_FLOW,
+    S_FLOW,
+    S_IMBALANCE_N,
+    S_IMBALANCE_TOP,
+    S_MICROPRICE,
+    S_MID,
+    S_MIGRATION,
+    S_SELL_FLOW,
+    S_SPREAD,
+    S_VARIANCE,
+    S_VOLATILITY,
     V_BUY_FLOW,
-    V_FLOW,
-    V_IMBALANCE_N,
-    V_IMBALANCE_TOP,
-    V_MICROPRICE,
-    V_MID,
+    V_DISTANCE,
     V_MIGRATION,
     V_SELL_FLOW,
-    V_SPREAD,
     V_VARIANCE,
-    V_VOLATILITY,
     SignalState,
 )
 
-__all__ = ["process_batch", "update"]
+__all__ = ["derive", "derive_all", "process_batch", "update"]
 
 _LN2 = math.log(2.0)
 _BPS = 10_000.0
@@ -108,63 +122,111 @@ def _flow(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns: 
         values[V_BUY_FLOW] += qty
     else:
         values[V_SELL_FLOW] += qty
-    total = values[V_BUY_FLOW] + values[V_SELL_FLOW]
-    values[V_FLOW] = (values[V_BUY_FLOW] - values[V_SELL_FLOW]) / total if total > 0 else 0.0
 
 
 @hot_kernel_inline
 def update(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns: int) -> bool:
-    """Refresh the signals of book ``slot`` after an update; return whether the mid moved."""
+    """Refresh the signals of book ``slot`` after an update; return whether the mid moved.
+
+    The touch and the N-level sums are kept as exact integers; ratios (microprice,
+    imbalances, distances) are derived from them when read (:func:`derive`), so the per-event
+    cost is sums and the two EWMAs.
+    """
     marks = sig.marks[slot]
-    values = sig.values[slot]
     marks[M_UPDATES] += 1
     if kind in (_EXECUTE, _TRADE):
         _flow(sig, book, slot, kind, exchange_ns)
-    bid, bid_size = level(book, slot, BID, 0)
-    ask, ask_size = level(book, slot, ASK, 0)
-    if bid_size <= 0 or ask_size <= 0:
+    n_bid = book.depth[slot, BID]
+    n_ask = book.depth[slot, ASK]
+    if n_bid == 0 or n_ask == 0:
         marks[M_TWO_SIDED] = 0
         return False
     marks[M_TWO_SIDED] = 1
-    mid = 0.5 * (bid + ask)
-    top = bid_size + ask_size
-    values[V_SPREAD] = ask - bid
-    values[V_MICROPRICE] = (bid * ask_size + ask * bid_size) / top
-    values[V_IMBALANCE_TOP] = (bid_size - ask_size) / top
-    bid_total = 0.0
-    ask_total = 0.0
-    bid_far = 0.0
-    ask_far = 0.0
-    for k in range(sig.iparams[P_LEVELS]):
-        price, size = level(book, slot, BID, k)
-        if size > 0:
-            bid_total += size
-            bid_far += size * (mid - price)
-        price, size = level(book, slot, ASK, k)
-        if size > 0:
-            ask_total += size
-            ask_far += size * (price - mid)
-    values[V_IMBALANCE_N] = (bid_total - ask_total) / (bid_total + ask_total)
-    bid_distance = bid_far / bid_total
-    ask_distance = ask_far / ask_total
-    distance = 0.5 * (bid_distance + ask_distance)
+    # Levels are stored worst first, best last (asks as negated prices): walk down from
+    # the touch summing sizes and size × price.
+    bid_keys = book.keys[slot, BID]
+    bid_sizes = book.level_qty[slot, BID]
+    ask_keys = book.keys[slot, ASK]
+    ask_sizes = book.level_qty[slot, ASK]
+    levels = sig.iparams[P_LEVELS]
+    bid_total = 0
+    bid_notional = 0
+    for i in range(n_bid - 1, max(n_bid - levels, 0) - 1, -1):
+        bid_total += bid_sizes[i]
+        bid_notional += bid_sizes[i] * bid_keys[i]
+    ask_total = 0
+    ask_notional = 0
+    for i in range(n_ask - 1, max(n_ask - levels, 0) - 1, -1):
+        ask_total += ask_sizes[i]
+        ask_notional -= ask_sizes[i] * ask_keys[i]
+    bid = bid_keys[n_bid - 1]
+    ask = -ask_keys[n_ask - 1]
+    marks[M_BID] = bid
+    marks[M_ASK] = ask
+    marks[M_BID_SIZE] = bid_sizes[n_bid - 1]
+    marks[M_ASK_SIZE] = ask_sizes[n_ask - 1]
+    marks[M_BID_TOTAL] = bid_total
+    marks[M_ASK_TOTAL] = ask_total
+    marks[M_BID_NOTIONAL] = bid_notional
+    marks[M_ASK_NOTIONAL] = ask_notional
+    values = sig.values
+    # Mean distance of the N-level depth from the mid: ((ask_notional/ask_total - mid) +
+    # (mid - bid_notional/bid_total)) / 2.
+    distance = 0.5 * (ask_notional / ask_total - bid_notional / bid_total)
     if marks[M_HAS_DISTANCE]:
-        change = distance - 0.5 * (values[V_BID_DISTANCE] + values[V_ASK_DISTANCE])
         keep = sig.fparams[F_MIGRATION_DECAY]
-        values[V_MIGRATION] = keep * values[V_MIGRATION] + (1.0 - keep) * change
+        change = distance - values[slot, V_DISTANCE]
+        values[slot, V_MIGRATION] = keep * values[slot, V_MIGRATION] + (1.0 - keep) * change
     marks[M_HAS_DISTANCE] = 1
-    values[V_BID_DISTANCE] = bid_distance
-    values[V_ASK_DISTANCE] = ask_distance
-    previous = values[V_MID]
-    values[V_MID] = mid
-    if previous <= 0.0 or mid == previous:
-        return previous <= 0.0
+    values[slot, V_DISTANCE] = distance
+    twice_mid = bid + ask
+    previous = marks[M_TWICE_MID]
+    if twice_mid == previous:
+        return False
+    marks[M_TWICE_MID] = twice_mid
+    if previous == 0:
+        return True
     marks[M_MID_CHANGES] += 1
-    ret = (mid / previous - 1.0) * _BPS
+    ret = (twice_mid / previous - 1.0) * _BPS
     keep = sig.fparams[F_VOLATILITY_DECAY]
-    values[V_VARIANCE] = keep * values[V_VARIANCE] + (1.0 - keep) * ret * ret
-    values[V_VOLATILITY] = math.sqrt(values[V_VARIANCE])
+    values[slot, V_VARIANCE] = keep * values[slot, V_VARIANCE] + (1.0 - keep) * ret * ret
     return True
+
+
+@hot_kernel_inline
+def derive(sig: SignalState, slot: int, out: np.ndarray) -> None:
+    """Write every signal of book ``slot`` into ``out`` (float64, ``SIGNAL_FIELDS`` order).
+
+    O(1): ratios of the integer sums :func:`update` keeps. A compiled strategy calls this
+    (or reads the sums) when it decides; the control plane calls it to report.
+    """
+    m = sig.marks[slot]
+    v = sig.values[slot]
+    bid, ask = m[M_BID], m[M_ASK]
+    bid_size, ask_size = m[M_BID_SIZE], m[M_ASK_SIZE]
+    top = bid_size + ask_size
+    depth = m[M_BID_TOTAL] + m[M_ASK_TOTAL]
+    mid = 0.5 * (bid + ask)
+    out[S_MID] = mid
+    out[S_MICROPRICE] = (bid * ask_size + ask * bid_size) / top if top > 0 else 0.0
+    out[S_SPREAD] = ask - bid
+    out[S_IMBALANCE_TOP] = (bid_size - ask_size) / top if top > 0 else 0.0
+    out[S_IMBALANCE_N] = (m[M_BID_TOTAL] - m[M_ASK_TOTAL]) / depth if depth > 0 else 0.0
+    out[S_BID_DISTANCE] = mid - m[M_BID_NOTIONAL] / m[M_BID_TOTAL] if m[M_BID_TOTAL] else 0.0
+    out[S_ASK_DISTANCE] = m[M_ASK_NOTIONAL] / m[M_ASK_TOTAL] - mid if m[M_ASK_TOTAL] else 0.0
+    out[S_MIGRATION] = v[V_MIGRATION]
+    out[S_BUY_FLOW] = v[V_BUY_FLOW]
+    out[S_SELL_FLOW] = v[V_SELL_FLOW]
+    total = v[V_BUY_FLOW] + v[V_SELL_FLOW]
+    out[S_FLOW] = (v[V_BUY_FLOW] - v[V_SELL_FLOW]) / total if total > 0 else 0.0
+    out[S_VARIANCE] = v[V_VARIANCE]
+    out[S_VOLATILITY] = math.sqrt(v[V_VARIANCE])
+
+
+@hot_kernel
+def derive_all(sig: SignalState, slot: int, out: np.ndarray) -> None:
+    """:func:`derive` callable from Python (the control plane's reads)."""
+    derive(sig, slot, out)
 
 
 @hot_kernel
@@ -204,8 +266,7 @@ def process_batch(
         if written == ticks.shape[0]:
             sig.counters[C_TICKS_DROPPED] += 1
             continue
-        bid, _ = level(book, slot, BID, 0)
-        ask, _ = level(book, slot, ASK, 0)
+        twice_mid = sig.marks[slot, M_TWICE_MID]
         write_event(
             ticks,
             written,
@@ -213,9 +274,9 @@ def process_batch(
             e["recv_ns"],
             e["exchange_ns"],
             0,
-            (bid + ask) // 2,
+            twice_mid // 2,
             0,
-            bid + ask,
+            twice_mid,
             instrument,
             _TICK,
             0,

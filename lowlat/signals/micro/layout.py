@@ -1,7 +1,9 @@
-"""Memory of the signals: one row of floats and one of integers per book slot.
+"""Memory of the signals: one row of integers and one of floats per book slot.
 
 Rows are indexed by the book engine's slots, so a signal update after a book update
-touches one row and no lookup. Parameters travel as two small arrays the kernels read.
+touches one row and no lookup. The integer row holds exact sums of the touch and the top
+N levels, the float row the running estimates (flow, migration, variance); the ratios
+users read are derived from both on demand. Parameters travel as two small arrays.
 """
 
 from __future__ import annotations
@@ -14,21 +16,46 @@ from lowlat.signals.micro.config import SignalConfig
 
 __all__ = ["SIGNAL_FIELDS", "SignalState", "allocate"]
 
-# values[slot, V_*] (float64)
-V_MID = 0  # (best bid + best ask) / 2, in ticks
-V_MICROPRICE = 1  # size-weighted mid: leans toward the side with less size
-V_SPREAD = 2  # best ask - best bid, ticks
-V_IMBALANCE_TOP = 3  # (bid size - ask size) / (bid size + ask size) at the touch, in [-1, 1]
-V_IMBALANCE_N = 4  # the same over the top N levels
-V_BID_DISTANCE = 5  # size-weighted distance of the top N bid levels from the mid, ticks
-V_ASK_DISTANCE = 6  # the same for asks
-V_MIGRATION = 7  # EWMA of changes of the mean distance: < 0 depth moves toward the touch
-V_BUY_FLOW = 8  # decayed buy-initiated volume
-V_SELL_FLOW = 9  # decayed sell-initiated volume
-V_FLOW = 10  # (buy - sell) / (buy + sell), in [-1, 1]
-V_VARIANCE = 11  # EWMA of squared mid returns, bps²
-V_VOLATILITY = 12  # its square root: bps per mid change
-VALUE_WORDS = 16
+# marks[slot, M_*] (int64): exact sums kept per event
+M_UPDATES = 0  # book updates seen
+M_TWO_SIDED = 1  # 1 while both sides have a level (the book-derived values are current)
+M_FLOW_NS = 2  # event time the flow volumes were last decayed to
+M_TRADES_SEEN = 3  # the book's trade count when last read
+M_MID_CHANGES = 4
+M_HAS_DISTANCE = 5  # 1 once a mean distance exists to measure migration from
+M_TWICE_MID = 6  # best bid + best ask: the mid, doubled, exact
+M_BID = 7
+M_ASK = 8
+M_BID_SIZE = 9
+M_ASK_SIZE = 10
+M_BID_TOTAL = 11  # size of the top N bid levels
+M_ASK_TOTAL = 12
+M_BID_NOTIONAL = 13  # Σ size × price over the top N bid levels
+M_ASK_NOTIONAL = 14
+MARK_WORDS = 16
+
+# values[slot, V_*] (float64): the running estimates
+V_BUY_FLOW = 0  # decayed buy-initiated volume
+V_SELL_FLOW = 1  # decayed sell-initiated volume
+V_MIGRATION = 2  # EWMA of changes of the mean distance: < 0 depth moves toward the touch
+V_DISTANCE = 3  # mean size-weighted distance of both sides' N levels from the mid, ticks
+V_VARIANCE = 4  # EWMA of squared mid returns, bps²
+VALUE_WORDS = 8
+
+# derived signals, in the order :func:`~lowlat.signals.micro.kernels.derive` writes them
+S_MID = 0  # (best bid + best ask) / 2, ticks
+S_MICROPRICE = 1  # size-weighted mid: leans toward the side with less size
+S_SPREAD = 2  # best ask - best bid, ticks
+S_IMBALANCE_TOP = 3  # (bid size - ask size) / (bid size + ask size) at the touch, in [-1, 1]
+S_IMBALANCE_N = 4  # the same over the top N levels
+S_BID_DISTANCE = 5  # size-weighted distance of the top N bid levels from the mid, ticks
+S_ASK_DISTANCE = 6  # the same for asks
+S_MIGRATION = 7
+S_BUY_FLOW = 8
+S_SELL_FLOW = 9
+S_FLOW = 10  # (buy - sell) / (buy + sell), in [-1, 1]
+S_VARIANCE = 11
+S_VOLATILITY = 12  # square root of the variance: bps per mid change
 SIGNAL_FIELDS = (
     "mid",
     "microprice",
@@ -44,15 +71,6 @@ SIGNAL_FIELDS = (
     "variance",
     "volatility",
 )
-
-# marks[slot, M_*] (int64)
-M_UPDATES = 0  # book updates seen
-M_TWO_SIDED = 1  # 1 while both sides have a level (the book-derived values are current)
-M_FLOW_NS = 2  # event time the flow volumes were last decayed to
-M_TRADES_SEEN = 3  # the book's trade count when last read
-M_MID_CHANGES = 4
-M_HAS_DISTANCE = 5  # 1 once a mean distance exists to measure migration from
-MARK_WORDS = 8
 
 # iparams[P_*] (int64) and fparams[F_*] (float64)
 P_LEVELS = 0

@@ -68,7 +68,8 @@ class MicroSignals:
         slot = self.books.slot(instrument)
         if slot is None:
             return {}
-        row = self.state.values[slot]
+        row = np.zeros(len(SIGNAL_FIELDS), np.float64)
+        kernels.derive_all(self.state, slot, row)
         marks = self.state.marks[slot]
         out = {name: float(row[i]) for i, name in enumerate(SIGNAL_FIELDS)}
         out["two_sided"] = float(marks[M_TWO_SIDED])
