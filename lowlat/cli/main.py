@@ -14,7 +14,7 @@ from lowlat import __version__
 from lowlat.cli import feed_transport
 from lowlat.cli.tables import format_table
 
-BENCH_SUITES = ("ring", "feeds", "book")
+BENCH_SUITES = ("ring", "feeds", "book", "patterns")
 FEED_FORMATS = {
     "itch50": "lowlat.feeds.itch",
     "fix": "lowlat.feeds.fix",
@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run every capability and print a summary table (the main job)"
     )
     run.add_argument("--no-bench", action="store_true", help="skip the quick benchmarks")
+    run.add_argument(
+        "--config",
+        type=Path,
+        help="TOML with [market], [book], [signals], [lanes] and [patterns] tables "
+        "(default: lowlat/cli/run.toml)",
+    )
 
     demo = commands.add_parser("demo", help="run a deterministic demo scenario")
     demo.add_argument("scenario", help=f"one of: {', '.join(SCENARIOS)}")
@@ -375,6 +381,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             title="Step simulator (ring capacity 64; `lowlat demo <scenario>` for every step)",
         )
     )
+    from lowlat.cli.market import DEFAULT_CONFIG, run_market
+
+    try:
+        market = run_market(args.config or DEFAULT_CONFIG)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    for table in market.tables:
+        print()
+        print(table)
     status = 0
     if not args.no_bench:
         print()
