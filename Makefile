@@ -31,10 +31,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The compiled run is bound by Numba compiling on one core; the interpreted run
+# (NUMBA_DISABLE_JIT=1) is plain Python. They run side by side on two cores; the
+# interpreted run's output follows the compiled one's.
+INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals tests/execution
+INTERPRETED_LOG := .pytest-interpreted.log
+
 test: lint
-	rm -f .coverage .coverage.*
-	$(BIN)/coverage run -m pytest -q
-	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q tests/core tests/demo tests/feeds tests/book tests/signals
+	rm -f .coverage .coverage.* $(INTERPRETED_LOG)
+	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q $(INTERPRETED_TESTS) > $(INTERPRETED_LOG) 2>&1 & \
+	interpreted=$$!; \
+	$(BIN)/coverage run -m pytest -q; compiled=$$?; \
+	wait $$interpreted; status=$$?; \
+	echo "--- NUMBA_DISABLE_JIT=1 $(INTERPRETED_TESTS)"; cat $(INTERPRETED_LOG); \
+	test $$compiled -eq 0 && test $$status -eq 0
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --include='lowlat/core/*'
 
@@ -45,5 +55,5 @@ bench: $(STAMP)
 	$(BIN)/lowlat bench
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache .hypothesis $(INTERPRETED_LOG)
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -697,21 +697,10 @@ def replay_rows(
     """
     written = 0
     for i in range(n):
+        # A call per record, not apply_one inlined here: this kernel serves the CLI, and
+        # inlining the engine once more would cost minutes of compilation.
+        consumed = apply_batch(state, events[i : i + 1], 1)
         e = events[i]
-        consumed = apply_one(
-            state,
-            e["kind"],
-            e["instrument"],
-            e["side"],
-            e["flags"],
-            e["order_id"],
-            e["price"],
-            e["qty"],
-            e["aux"],
-            e["seq"],
-            e["exchange_ns"],
-            e["recv_ns"],
-        )
         if consumed and e["instrument"] == instrument:
             touched[0] = 1
         if message_end[i]:
