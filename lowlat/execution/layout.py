@@ -28,6 +28,8 @@ class GateReason(IntEnum):
     TABLE_FULL = 1001  # the order's table entry still holds a live order
     NOT_WORKING = 1002  # cancel/replace of an order that is not working (or unknown)
     OUTBOUND_FULL = 1003  # the outbound buffer had no room: not sent
+    BREAKER = 1004  # the instrument's circuit breaker is in LIMIT, PAUSED or HALTED
+    MARKET_HALT = 1005  # a market-wide circuit-breaker level is in force
 
 
 # orders[entry, O_*]

@@ -84,7 +84,7 @@ from lowlat.signals.micro.layout import (
     SignalState,
 )
 
-__all__ = ["derive", "derive_all", "process_batch", "update"]
+__all__ = ["derive", "derive_all", "emit_tick", "process_batch", "update"]
 
 _LN2 = math.log(2.0)
 _BPS = 10_000.0
@@ -229,6 +229,38 @@ def derive_all(sig: SignalState, slot: int, out: np.ndarray) -> None:
     derive(sig, slot, out)
 
 
+@hot_kernel_inline
+def emit_tick(
+    sig: SignalState, slot: int, events: np.ndarray, i: int, ticks: np.ndarray, n: int
+) -> int:
+    """Write the TICK of the mid change ``events[i]`` caused into ``ticks[n]``; return the count.
+
+    When ``ticks`` is full the count stays and the drop is counted.
+    """
+    if n == ticks.shape[0]:
+        sig.counters[C_TICKS_DROPPED] += 1
+        return n
+    e = events[i]
+    twice_mid = sig.marks[slot, M_TWICE_MID]
+    write_event(
+        ticks,
+        n,
+        e["seq"],
+        e["recv_ns"],
+        e["exchange_ns"],
+        0,
+        twice_mid // 2,
+        0,
+        twice_mid,
+        e["instrument"],
+        _TICK,
+        0,
+        0,
+    )
+    sig.counters[C_TICKS] += 1
+    return n + 1
+
+
 @hot_kernel
 def process_batch(
     book: BookState, sig: SignalState, events: np.ndarray, n: int, ticks: np.ndarray
@@ -261,27 +293,6 @@ def process_batch(
             continue
         consumed += 1
         slot = slot_of(book, instrument)
-        if not update(sig, book, slot, kind, e["exchange_ns"]):
-            continue
-        if written == ticks.shape[0]:
-            sig.counters[C_TICKS_DROPPED] += 1
-            continue
-        twice_mid = sig.marks[slot, M_TWICE_MID]
-        write_event(
-            ticks,
-            written,
-            e["seq"],
-            e["recv_ns"],
-            e["exchange_ns"],
-            0,
-            twice_mid // 2,
-            0,
-            twice_mid,
-            instrument,
-            _TICK,
-            0,
-            0,
-        )
-        written += 1
-    sig.counters[C_TICKS] += written
+        if update(sig, book, slot, kind, e["exchange_ns"]):
+            written = emit_tick(sig, slot, events, i, ticks, written)
     return consumed, written

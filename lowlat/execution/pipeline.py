@@ -1,0 +1,175 @@
+"""``TradingPipeline``: the decision path from market events to orders, and reports back.
+
+Control code around the compiled :func:`~lowlat.execution.pipeline_kernels.tick_to_order`:
+it owns the output buffers, feeds the mid changes to the circuit breakers between
+batches, and applies the venue's reports to the order lifecycle and to risk (open
+orders, positions, PnL). Every component is passed in, so that the same objects can be
+inspected, journaled and controlled from outside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lowlat.book import OrderBooks
+from lowlat.core.records import (
+    ACK_DTYPE,
+    FILL_DTYPE,
+    MARKET_EVENT_DTYPE,
+    ORDER_DTYPE,
+    AckStatus,
+    OrderAction,
+)
+from lowlat.execution.engine import ExecutionEngine
+from lowlat.execution.pipeline_kernels import tick_to_order
+from lowlat.execution.strategy import Strategy
+from lowlat.risk import PreTradeRisk
+from lowlat.risk.breakers import CircuitBreakers
+from lowlat.signals.micro import MicroSignals
+from lowlat.signals.patterns import PATTERN_EVENT_DTYPE
+
+__all__ = ["PipelineOutput", "TradingPipeline"]
+
+# Report statuses that answer a pending cancel or replace request.
+_ANSWERS = {int(AckStatus.CANCELLED), int(AckStatus.REPLACED), int(AckStatus.REJECTED)}
+
+
+@dataclass(frozen=True)
+class PipelineOutput:
+    """What one batch produced."""
+
+    consumed: int  # records the books consumed
+    orders: np.ndarray  # ORDER_DTYPE: to send to the venue
+    acks: np.ndarray  # ACK_DTYPE: decisions that did not leave (provisional or refused)
+    ticks: np.ndarray  # MARKET_EVENT_DTYPE TICKs: mid changes (for patterns)
+    breaker_changes: np.ndarray  # BREAKER_EVENT_DTYPE: breaker state changes
+
+
+class TradingPipeline:
+    """Books, signals, one strategy, breakers, risk and the decision gate, in one pass.
+
+    Parameters
+    ----------
+    strategy
+        The compiled strategy with its parameters and memory.
+    books, signals, execution, risk, breakers
+        The components; ``signals`` must read ``books``.
+    capacity
+        Records per :meth:`process` call the output buffers are sized for; longer inputs
+        are processed in pieces.
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        *,
+        books: OrderBooks,
+        signals: MicroSignals,
+        execution: ExecutionEngine,
+        risk: PreTradeRisk,
+        breakers: CircuitBreakers,
+        capacity: int = 4_096,
+    ) -> None:
+        if signals.books is not books:
+            raise ValueError("the signals must read the pipeline's books")
+        self.strategy = strategy
+        self.books = books
+        self.signals = signals
+        self.execution = execution
+        self.risk = risk
+        self.breakers = breakers
+        self._capacity = capacity
+        self._intents = np.zeros(strategy.max_intents, ORDER_DTYPE)
+        self._orders = np.zeros(capacity * strategy.max_intents, ORDER_DTYPE)
+        self._acks = np.zeros(capacity * strategy.max_intents, ACK_DTYPE)
+        self._ticks = np.zeros(capacity, MARKET_EVENT_DTYPE)
+        self._no_patterns = np.zeros(0, PATTERN_EVENT_DTYPE)
+        self._pending: dict[int, int] = {}  # order id → its pending cancel/replace request
+        self._renamed: dict[int, int] = {}  # replaced order's first id → its id at risk
+
+    def process(self, events: np.ndarray, patterns: np.ndarray | None = None) -> PipelineOutput:
+        """Run ``events`` (and the pattern events they triggered) through the decision path."""
+        if events.dtype != MARKET_EVENT_DTYPE:
+            raise TypeError(f"expected MARKET_EVENT_DTYPE records, got dtype {events.dtype}")
+        patterns = self._no_patterns if patterns is None else patterns
+        consumed = 0
+        orders, acks, ticks, changes = [], [], [], []
+        for start in range(0, max(len(events), 1), self._capacity):
+            block = events[start : start + self._capacity]
+            used, sent, acked, moved = tick_to_order(
+                self.books.state,
+                self.signals.state,
+                self.execution.state,
+                self.execution.lifecycle.reader,
+                self.risk.state,
+                self.breakers.state,
+                self.strategy.function,
+                self.strategy.params,
+                self.strategy.memory,
+                block,
+                len(block),
+                patterns,
+                self._intents,
+                self._orders,
+                self._acks,
+                self._ticks,
+            )
+            consumed += int(used)
+            orders.append(self._orders[:sent].copy())
+            self._track_requests(orders[-1])
+            acks.append(self._acks[:acked].copy())
+            ticks.append(self._ticks[:moved].copy())
+            changes.append(self.breakers.on_events(ticks[-1]))
+        return PipelineOutput(
+            consumed,
+            np.concatenate(orders),
+            np.concatenate(acks),
+            np.concatenate(ticks),
+            np.concatenate(changes),
+        )
+
+    def on_reports(self, reports: np.ndarray, fills: np.ndarray | None = None) -> np.ndarray:
+        """Apply the venue's reports (``ACK_DTYPE``) and fills (``FILL_DTYPE``).
+
+        Returns the acks of the orders the reports moved (EXECUTED, with decision and
+        completion times).
+        """
+        if reports.dtype != ACK_DTYPE:
+            raise TypeError(f"expected ACK_DTYPE reports, got dtype {reports.dtype}")
+        acks = self.execution.on_reports(reports)
+        self.risk.on_acks(self._for_risk(reports))
+        if fills is not None and len(fills):
+            if fills.dtype != FILL_DTYPE:
+                raise TypeError(f"expected FILL_DTYPE fills, got dtype {fills.dtype}")
+            renamed = fills.copy()
+            for k in range(len(renamed)):
+                cid = int(renamed[k]["client_order_id"])
+                renamed[k]["client_order_id"] = self._renamed.get(cid, cid)
+            self.risk.on_fills(renamed)
+        return acks
+
+    def _track_requests(self, orders: np.ndarray) -> None:
+        for order in orders[orders["action"] != OrderAction.NEW]:
+            self._pending[int(order["orig_client_order_id"])] = int(order["client_order_id"])
+
+    def _for_risk(self, reports: np.ndarray) -> np.ndarray:
+        """The reports as risk reads them (FIX's convention), from the venue's.
+
+        The venue names the original order in every report; risk follows FIX: a report
+        answering a cancel or replace names the request, and a replaced order is known by
+        the replace's id from then on.
+        """
+        out = reports.copy()
+        for k in range(len(out)):
+            cid = int(out[k]["client_order_id"])
+            request = self._pending.get(cid)
+            if request is not None and int(out[k]["status"]) in _ANSWERS:
+                out[k]["client_order_id"] = request
+                del self._pending[cid]
+                if int(out[k]["status"]) == AckStatus.REPLACED:
+                    self._renamed[cid] = request
+            else:
+                out[k]["client_order_id"] = self._renamed.get(cid, cid)
+        return out

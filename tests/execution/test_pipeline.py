@@ -1,0 +1,122 @@
+"""The decision path end to end on a simulated session: book → signals → strategy →
+breakers → risk → gate, with the example strategies."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lowlat.book import BookConfig, OrderBooks
+from lowlat.core.lifecycle import LifecycleState
+from lowlat.core.records import AckFlag, AckStatus, OrderAction, Side
+from lowlat.execution import ExecutionConfig, ExecutionEngine, GateReason
+from lowlat.execution.examples import imbalance_quoter_strategy, pairs_trader_strategy
+from lowlat.execution.pipeline import TradingPipeline
+from lowlat.feeds.itch import iter_records
+from lowlat.feeds.sim import write_scenario
+from lowlat.risk import KillSwitch, PreTradeRisk
+from lowlat.risk.breakers import CircuitBreakers
+from lowlat.signals.micro import MicroSignals
+from lowlat.signals.patterns import PATTERN_EVENT_DTYPE, PatternKind
+from tests.execution.conftest import lifecycle_in
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    path: Path = tmp_path_factory.mktemp("sim") / "normal.itch"
+    write_scenario("normal", path, instruments=2, messages=20_000)
+    return np.concatenate(list(iter_records(path)))
+
+
+def _pipeline(state: LifecycleState, strategy=None) -> TradingPipeline:
+    life = lifecycle_in(state)
+    books = OrderBooks(BookConfig(instruments=4, levels=64, orders=1 << 14))
+    return TradingPipeline(
+        strategy or imbalance_quoter_strategy(1, min_interval_ns=50_000_000),
+        books=books,
+        signals=MicroSignals(None, books),
+        execution=ExecutionEngine(ExecutionConfig(orders=1 << 12), life),
+        risk=PreTradeRisk(lifecycle=life),
+        breakers=CircuitBreakers(),
+    )
+
+
+def test_ready_sends_quotes_triggered_by_market_events(session: np.ndarray) -> None:
+    pipeline = _pipeline(LifecycleState.READY)
+    events = session.copy()
+    events["recv_ns"] = time.monotonic_ns()  # as a feed handler stamps them
+    out = pipeline.process(events)
+    assert out.consumed > 19_000
+    assert len(out.orders) > 10
+    assert set(out.orders["side"].tolist()) == {Side.BUY, Side.SELL}
+    assert set(out.orders["action"].tolist()) <= {OrderAction.NEW, OrderAction.REPLACE}
+    assert np.all(np.diff(out.orders["client_order_id"]) > 0)
+    assert set(out.orders["trigger_seq"].tolist()) <= set(session["seq"].tolist())
+    counters = pipeline.execution.counters()
+    assert counters["sent"] == len(out.orders)
+    assert counters["decisions"] == counters["sent"] + len(out.acks)
+    latency = pipeline.execution.latency()["decision"]
+    assert len(latency) == counters["decisions"]
+    assert latency.min() > 0  # decided after the trigger arrived (compilation included)
+    assert len(out.ticks) > 100
+    assert pipeline.risk.stats().checks >= counters["sent"]
+
+
+def test_degraded_decides_and_acks_provisional_but_sends_nothing(session: np.ndarray) -> None:
+    pipeline = _pipeline(LifecycleState.DEGRADED)
+    out = pipeline.process(session)
+    assert len(out.orders) == 0
+    provisional = out.acks[out.acks["flags"] == AckFlag.PROVISIONAL]
+    refused = out.acks[out.acks["flags"] != AckFlag.PROVISIONAL]
+    assert len(provisional) > 10
+    assert set(provisional["status"].tolist()) == {AckStatus.DECIDED}
+    # Risk still refuses what it would refuse in READY (throttle, limits): those are REJECTED.
+    assert set(refused["status"].tolist()) <= {AckStatus.REJECTED}
+    assert all(0 < r < 1000 for r in refused["reason"].tolist())
+    assert pipeline.risk.working_orders() == []  # reservations released
+
+
+def test_the_kill_switch_halts_and_nothing_risk_increasing_leaves(session: np.ndarray) -> None:
+    pipeline = _pipeline(LifecycleState.READY)
+    first = pipeline.process(session[:10_000])
+    assert len(first.orders)
+    cancelled = []
+    switch = KillSwitch(pipeline.execution.lifecycle, pipeline.risk, cancelled.extend)
+    switch.engage("test", by="operator")
+    assert pipeline.execution.lifecycle.state is LifecycleState.HALTED
+    later = pipeline.process(session[10_000:])
+    assert len(later.orders) == 0
+    assert set(later.acks["status"].tolist()) == {AckStatus.REJECTED}
+    assert {int(r) for r in later.acks["reason"]} <= {GateReason.LIFECYCLE, *range(1, 1000)}
+
+
+def test_the_pairs_example_trades_both_legs_on_its_pattern(session: np.ndarray) -> None:
+    pipeline = _pipeline(LifecycleState.READY, pairs_trader_strategy(0, entry_z=2.0, qty=100))
+    warm = pipeline.process(session[:5_000])
+    assert len(warm.orders) == 0
+    trigger = session[5_000:5_001].copy()
+    pattern = np.zeros(1, PATTERN_EVENT_DTYPE)
+    pattern["kind"], pattern["pattern"], pattern["value"] = PatternKind.PAIR_ZSCORE, 0, 2.5
+    pattern["instrument"], pattern["other"] = 1, 2
+    pattern["trigger_seq"] = trigger["seq"][0]
+    trigger["kind"] = 7  # a QUOTE the books consume, so that the strategy runs
+    trigger["side"], trigger["price"], trigger["qty"] = Side.BUY, 1, 0
+    out = pipeline.process(trigger, pattern)
+    legs = sorted(zip(out.orders["instrument"].tolist(), out.orders["side"].tolist(), strict=True))
+    assert legs == [(1, Side.SELL), (2, Side.BUY)]  # z > 0: the first leg is rich
+
+
+def test_signals_must_read_the_pipelines_books() -> None:
+    books = OrderBooks(BookConfig(instruments=2, levels=8, orders=64))
+    with pytest.raises(ValueError, match="signals must read"):
+        TradingPipeline(
+            imbalance_quoter_strategy(1),
+            books=books,
+            signals=MicroSignals(None, OrderBooks(BookConfig(instruments=2, levels=8, orders=64))),
+            execution=ExecutionEngine(),
+            risk=PreTradeRisk(),
+            breakers=CircuitBreakers(),
+        )
