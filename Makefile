@@ -34,7 +34,7 @@ format: $(STAMP)
 # The compiled run is bound by Numba compiling on one core; the interpreted run
 # (NUMBA_DISABLE_JIT=1) is plain Python. They run side by side on two cores; the
 # interpreted run's output follows the compiled one's.
-INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals tests/execution
+INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals tests/execution tests/risk
 INTERPRETED_LOG := .pytest-interpreted.log
 
 test: lint

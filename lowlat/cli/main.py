@@ -1,4 +1,4 @@
-"""``lowlat`` — one command for the operator: run, demo, bench, feed, book, sim."""
+"""``lowlat`` — one command for the operator: run, demo, bench, feed, book, venue, sim."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lowlat import __version__
 from lowlat.cli import feed_transport
 from lowlat.cli.tables import format_table
 
-BENCH_SUITES = ("ring", "feeds", "book", "patterns")
+BENCH_SUITES = ("ring", "feeds", "book", "patterns", "risk", "venue")
 FEED_FORMATS = {
     "itch50": "lowlat.feeds.itch",
     "fix": "lowlat.feeds.fix",
@@ -72,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     feed_transport.add_commands(feed_commands)
 
     _add_book_commands(commands)
+
+    from lowlat.venue import script as venue_script
+
+    venue_script.add_commands(commands)
 
     from lowlat.feeds.sim import SCENARIOS as SIM_SCENARIOS
 
@@ -159,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": _cmd_bench,
         "feed": _cmd_feed,
         "book": _cmd_book,
+        "venue": _cmd_venue,
         "sim": _cmd_sim,
     }[args.command]
     try:
@@ -260,6 +265,12 @@ def _cmd_book(args: argparse.Namespace) -> int:
     }
     print(json.dumps(report), file=sys.stderr)
     return 0
+
+
+def _cmd_venue(args: argparse.Namespace) -> int:
+    from lowlat.venue import script as venue_script
+
+    return venue_script.run(args)
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
