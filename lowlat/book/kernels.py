@@ -109,6 +109,7 @@ __all__ = [
     "NO_SLOT",
     "apply_batch",
     "apply_one",
+    "apply_record",
     "best",
     "check_pending",
     "level",
@@ -587,6 +588,30 @@ def apply_one(
     counters[G_PENDING_SLOT] = slot
     counters[G_PENDING_SEQ] = seq
     return 1
+
+
+@hot_kernel
+def apply_record(state: BookState, events: np.ndarray, i: int) -> int:
+    """Apply ``events[i]``; return 1 if the book consumed it, else 0.
+
+    The engine compiled once and called: for pipelines whose own compilation is
+    specialised (per strategy) and should not carry the engine inlined each time.
+    """
+    e = events[i]
+    return apply_one(
+        state,
+        e["kind"],
+        e["instrument"],
+        e["side"],
+        e["flags"],
+        e["order_id"],
+        e["price"],
+        e["qty"],
+        e["aux"],
+        e["seq"],
+        e["exchange_ns"],
+        e["recv_ns"],
+    )
 
 
 @hot_kernel

@@ -15,12 +15,14 @@ INIT, STOPPED  refused                         refused
 =============  ==============================  ==================================
 
 A non-zero ``reason`` (from the risk checks or a circuit breaker, computed by the caller
-before) refuses the intent with that code. Every decision that does not reach the venue
-is acknowledged at once: provisional ones with status DECIDED and flag PROVISIONAL,
-refused ones with status REJECTED and the reason. Sent ones are acknowledged when the
-venue's report arrives (:func:`on_report`), flagged EXECUTED. Every ack carries the
-decision's sequence number (its client order id), the decision time and the completion
-time.
+before) refuses the intent with that code. A cancel or replace is sent only for an order
+that rests (ACKED or PARTIAL) with no other request pending; otherwise it is refused with
+``NOT_WORKING`` — one outstanding request per order, as venues require. Every decision
+that does not reach the venue is acknowledged at once: provisional ones with status
+DECIDED and flag PROVISIONAL, refused ones with status REJECTED and the reason. Sent
+ones are acknowledged when the venue's report arrives (:func:`on_report`), flagged
+EXECUTED. Every ack carries the decision's sequence number (its client order id), the
+decision time and the completion time.
 
 :func:`on_report` moves an order through PENDING_NEW → ACKED → PARTIAL → FILLED /
 CANCELLED / REJECTED / EXPIRED (and pending cancel/replace), stamping every transition.
@@ -128,6 +130,12 @@ _OUTBOUND_FULL = GateReason.OUTBOUND_FULL.value
 @hot_kernel_inline
 def _working(state: int) -> bool:
     return _PENDING_NEW <= state <= _PENDING_REPLACE
+
+
+@hot_kernel_inline
+def _amendable(state: int) -> bool:
+    """Whether a cancel or replace may be sent: the order rests and nothing is pending."""
+    return state in (_ACKED, _PARTIAL)
 
 
 @hot_kernel_inline
@@ -270,7 +278,7 @@ def submit(
     target = -1
     if action != _NEW:
         target = _find(ex, intent["orig_client_order_id"])
-        if target < 0 or not _working(orders[target, O_STATE]):
+        if target < 0 or not _amendable(orders[target, O_STATE]):
             reason = _NOT_WORKING
             counters[C_NOT_WORKING] += 1
     if reason == 0 and not (

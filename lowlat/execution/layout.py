@@ -26,7 +26,7 @@ class GateReason(IntEnum):
 
     LIFECYCLE = 1000  # the lifecycle state allows no order to leave (INIT, HALTED, STOPPED)
     TABLE_FULL = 1001  # the order's table entry still holds a live order
-    NOT_WORKING = 1002  # cancel/replace of an order that is not working (or unknown)
+    NOT_WORKING = 1002  # cancel/replace of an order not resting, or with a request pending
     OUTBOUND_FULL = 1003  # the outbound buffer had no room: not sent
     BREAKER = 1004  # the instrument's circuit breaker is in LIMIT, PAUSED or HALTED
     MARKET_HALT = 1005  # a market-wide circuit-breaker level is in force

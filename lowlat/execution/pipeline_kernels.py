@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowlat.book.kernels import apply_one, slot_of
+from lowlat.book.kernels import apply_record, slot_of
 from lowlat.book.layout import BookState
 from lowlat.core.clock import monotonic_ns
 from lowlat.core.jit import hot_kernel
@@ -81,20 +81,9 @@ def tick_to_order(
     for i in range(n):
         e = events[i]
         instrument = e["instrument"]
-        if not apply_one(
-            book,
-            e["kind"],
-            instrument,
-            e["side"],
-            e["flags"],
-            e["order_id"],
-            e["price"],
-            e["qty"],
-            e["aux"],
-            e["seq"],
-            e["exchange_ns"],
-            e["recv_ns"],
-        ):
+        # The book engine is called, not inlined: this kernel is compiled once per
+        # strategy, and inlining the engine into each costs minutes of compilation.
+        if not apply_record(book, events, i):
             continue
         consumed += 1
         slot = slot_of(book, instrument)

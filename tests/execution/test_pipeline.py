@@ -17,10 +17,11 @@ from lowlat.execution.examples import imbalance_quoter_strategy, pairs_trader_st
 from lowlat.execution.pipeline import TradingPipeline
 from lowlat.feeds.itch import iter_records
 from lowlat.feeds.sim import write_scenario
-from lowlat.risk import KillSwitch, PreTradeRisk
+from lowlat.risk import KillSwitch, PreTradeRisk, RejectReason
 from lowlat.risk.breakers import CircuitBreakers
 from lowlat.signals.micro import MicroSignals
 from lowlat.signals.patterns import PATTERN_EVENT_DTYPE, PatternKind
+from lowlat.venue import InProcessGateway, VenueConfig
 from tests.execution.conftest import lifecycle_in
 
 
@@ -50,9 +51,10 @@ def test_ready_sends_quotes_triggered_by_market_events(session: np.ndarray) -> N
     events["recv_ns"] = time.monotonic_ns()  # as a feed handler stamps them
     out = pipeline.process(events)
     assert out.consumed > 19_000
-    assert len(out.orders) > 10
+    # No venue answers here: one quote per side goes out, then the quoter waits for acks.
+    assert len(out.orders) == 2
     assert set(out.orders["side"].tolist()) == {Side.BUY, Side.SELL}
-    assert set(out.orders["action"].tolist()) <= {OrderAction.NEW, OrderAction.REPLACE}
+    assert set(out.orders["action"].tolist()) <= {OrderAction.NEW, OrderAction.CANCEL}
     assert np.all(np.diff(out.orders["client_order_id"]) > 0)
     assert set(out.orders["trigger_seq"].tolist()) <= set(session["seq"].tolist())
     counters = pipeline.execution.counters()
@@ -81,16 +83,21 @@ def test_degraded_decides_and_acks_provisional_but_sends_nothing(session: np.nda
 
 def test_the_kill_switch_halts_and_nothing_risk_increasing_leaves(session: np.ndarray) -> None:
     pipeline = _pipeline(LifecycleState.READY)
+    venue = InProcessGateway(VenueConfig(instruments=(1, 2)))
     first = pipeline.process(session[:10_000])
-    assert len(first.orders)
-    cancelled = []
-    switch = KillSwitch(pipeline.execution.lifecycle, pipeline.risk, cancelled.extend)
+    pipeline.on_reports(venue.submit(first.orders).acks)
+    working = pipeline.execution.working_orders()
+    assert len(working) == 2
+    handed = []
+    switch = KillSwitch(pipeline.execution.lifecycle, pipeline.risk, handed.extend)
     switch.engage("test", by="operator")
     assert pipeline.execution.lifecycle.state is LifecycleState.HALTED
+    assert sorted(order.client_order_id for order in handed) == working
     later = pipeline.process(session[10_000:])
-    assert len(later.orders) == 0
-    assert set(later.acks["status"].tolist()) == {AckStatus.REJECTED}
-    assert {int(r) for r in later.acks["reason"]} <= {GateReason.LIFECYCLE, *range(1, 1000)}
+    assert set(later.orders["action"].tolist()) <= {OrderAction.CANCEL}  # only cancels leave
+    refused = later.acks[later.acks["status"] == AckStatus.REJECTED]
+    assert len(refused) > 0
+    assert {int(r) for r in refused["reason"]} <= {GateReason.LIFECYCLE, RejectReason.KILL_SWITCH}
 
 
 def test_the_pairs_example_trades_both_legs_on_its_pattern(session: np.ndarray) -> None:

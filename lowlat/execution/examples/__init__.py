@@ -32,7 +32,7 @@ def imbalance_quoter_strategy(
     params[kernels.Q_THRESHOLD] = threshold
     params[kernels.Q_SKEW] = skew_ticks
     params[kernels.Q_MIN_INTERVAL_NS] = min_interval_ns
-    return Strategy("imbalance-quoter (example)", imbalance_quoter, params, max_intents=2)
+    return Strategy("imbalance-quoter (example)", imbalance_quoter, params, max_intents=4)
 
 
 def pairs_trader_strategy(

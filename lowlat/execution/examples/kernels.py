@@ -5,8 +5,8 @@ their parameters are arrays described by the ``P_*`` / ``M_*`` indices below.
 
 * :func:`imbalance_quoter` quotes both sides of one instrument at the touch and steps the
   side facing the imbalance back by ``skew`` ticks (order-book imbalance at the touch
-  beyond ``threshold`` predicts the next move), re-quoting at most once per
-  ``min_interval_ns`` of event time.
+  beyond ``threshold`` predicts the next move), re-quoting — cancel and new, once the venue
+  has answered the previous request — at most once per ``min_interval_ns`` of event time.
 * :func:`pairs_trader` follows one pair z-score pattern: when it fires above ``entry`` it
   sells the rich leg and buys the cheap one with IOC orders at the touch, and flattens
   when the pattern fires with the opposite sign.
@@ -48,13 +48,17 @@ R_ENTRY = 3
 RM_POSITION = 0  # +1 long the first leg, -1 short it, 0 flat
 
 _NEW = OrderAction.NEW.value
-_REPLACE = OrderAction.REPLACE.value
+_CANCEL = OrderAction.CANCEL.value
 _LIMIT = OrderType.LIMIT.value
 _DAY = TimeInForce.DAY.value
 _IOC = TimeInForce.IOC.value
 _BUY = Side.BUY.value
 _SELL = Side.SELL.value
+_FREE = OrderState.FREE.value
 _PENDING_NEW = OrderState.PENDING_NEW.value
+_ACKED = OrderState.ACKED.value
+_PARTIAL = OrderState.PARTIAL.value
+_PENDING_CANCEL = OrderState.PENDING_CANCEL.value
 _PENDING_REPLACE = OrderState.PENDING_REPLACE.value
 _PAIR = PatternKind.PAIR_ZSCORE.value
 
@@ -90,12 +94,14 @@ def _intent(
 
 
 @hot_kernel_inline
-def _working(ex: ExecState, client_id: int) -> bool:
+def _order_state(ex: ExecState, client_id: int) -> int:
+    """State of our order ``client_id`` (FREE if the table no longer holds it)."""
     if client_id <= 0:
-        return False
+        return _FREE
     entry = client_id & (ex.orders.shape[0] - 1)
-    state = ex.orders[entry, O_STATE]
-    return ex.orders[entry, O_ID] == client_id and _PENDING_NEW <= state <= _PENDING_REPLACE
+    if ex.orders[entry, O_ID] != client_id:
+        return _FREE
+    return ex.orders[entry, O_STATE]
 
 
 @hot_kernel
@@ -138,14 +144,19 @@ def imbalance_quoter(
     ):
         if n >= intents.shape[0]:
             break
-        if not _working(ex, memory[id_word]):
-            memory[id_word] = next_id + n
-            memory[price_word] = want
-            n = _intent(intents, n, _NEW, side, want, qty, instrument, account, _DAY, 0)
-        elif memory[price_word] != want:
-            memory[price_word] = want
+        state = _order_state(ex, memory[id_word])
+        if state in (_PENDING_NEW, _PENDING_CANCEL, _PENDING_REPLACE):
+            continue  # wait for the venue's answer: one request per order at a time
+        resting = state in (_ACKED, _PARTIAL)
+        if resting and memory[price_word] == want:
+            continue
+        if resting:
+            # Move the quote: cancel it and quote anew (a cancel is always let out).
             orig = memory[id_word]
-            n = _intent(intents, n, _REPLACE, side, want, qty, instrument, account, _DAY, orig)
+            n = _intent(intents, n, _CANCEL, side, 0, 0, instrument, account, _DAY, orig)
+        memory[id_word] = next_id + n
+        memory[price_word] = want
+        n = _intent(intents, n, _NEW, side, want, qty, instrument, account, _DAY, 0)
     if n:
         memory[QM_LAST_NS] = now
     return n
