@@ -95,7 +95,7 @@ def test_dropped_acks_are_missing_in_the_sequence_and_orders_stay_pending(
     session: np.ndarray,
 ) -> None:
     pipeline, venue, (_, sequence) = _trip(session, FaultModel(drop_ack_rate=1.0, seed=5))
-    assert sequence.missing == venue.stats()["dropped"] > 0
+    assert sequence.missing == venue.stats()["dropped_acks"] > 0
     pending = [pipeline.execution.order(i)["state"] for i in pipeline.execution.working_orders()]
     assert set(pending) == {OrderState.PENDING_NEW}
 
@@ -107,18 +107,19 @@ def test_delay_and_slow_venue_lengthen_the_execution_segment(session: np.ndarray
     assert np.all(acks["completion_ns"] - acks["decision_ns"] >= LATENCY_NS + 1_000_000)
 
 
-def test_fills_reach_positions_and_a_disconnect_is_seen(session: np.ndarray) -> None:
+def test_a_fill_reaches_the_order_and_the_position(session: np.ndarray) -> None:
     pipeline, venue, _ = _trip(session, FaultModel())
-    bids = [
+    resting = [
         i
         for i in pipeline.execution.working_orders()
-        if pipeline.execution.order(i)["side"] == Side.BUY
+        if pipeline.execution.order(i)["state"] == OrderState.ACKED
     ]
-    assert bids
-    bid = pipeline.execution.order(bids[0])
+    assert resting
+    bid = pipeline.execution.order(resting[0])  # a resting quote, either side
     hit = np.zeros(1, ORDER_DTYPE)
     hit[0] = order_record(
-        OrderAction.NEW, 10**9, side=Side.SELL, order_type=OrderType.LIMIT, tif=TimeInForce.IOC,
+        OrderAction.NEW, 10**9, side=Side.SELL if bid["side"] == Side.BUY else Side.BUY,
+        order_type=OrderType.LIMIT, tif=TimeInForce.IOC,
         price=bid["price"], qty=bid["leaves_qty"], account=99, instrument=1,
     )  # fmt: skip
     replies = venue.submit(hit)
@@ -128,4 +129,5 @@ def test_fills_reach_positions_and_a_disconnect_is_seen(session: np.ndarray) -> 
     )
     assert pipeline.execution.order(bid["client_order_id"])["state"] == OrderState.FILLED
     position = pipeline.risk.position(int(bid["account"]), 1)
-    assert position is not None and position.qty == bid["leaves_qty"]
+    signed = bid["leaves_qty"] if bid["side"] == Side.BUY else -bid["leaves_qty"]
+    assert position is not None and position.qty == signed
