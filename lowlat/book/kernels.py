@@ -101,6 +101,7 @@ from lowlat.book.layout import (
     BookState,
 )
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.level_kernels import lower_bound, price_key
 from lowlat.core.records import EventKind
 
 __all__ = [
@@ -136,7 +137,6 @@ _TRADE = EventKind.TRADE.value
 _QUOTE = EventKind.QUOTE.value
 _SNAPSHOT = EventKind.SNAPSHOT.value
 
-_LINEAR_PROBES = 8  # levels checked from the touch before a binary search
 # How a reduction at a level moves own orders queued there.
 _BY_PRIORITY = 0  # an order of known arrival: only older ones are ahead
 _EXECUTED = 1  # an execution without an order: the front of the queue traded
@@ -149,42 +149,12 @@ _SLOT_SHIFT = 32
 
 
 @hot_kernel_inline
-def _key(side: int, price: int) -> int:
-    return price if side == BID else -price
-
-
-@hot_kernel_inline
-def _lower_bound(keys: np.ndarray, n: int, key: int) -> int:
-    """First index whose key is >= ``key`` (``n`` if none), searching from the touch."""
-    i = n - 1
-    steps = 0
-    while i >= 0 and keys[i] > key:
-        i -= 1
-        steps += 1
-        if steps == _LINEAR_PROBES:
-            break
-    if i < 0:
-        return 0
-    if keys[i] <= key:
-        return i if keys[i] == key else i + 1
-    lo = 0
-    hi = i  # keys[hi] > key
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@hot_kernel_inline
 def _find_level(state: BookState, slot: int, side: int, price: int) -> int:
     """Index of the level at ``price``, or -1."""
     keys = state.keys[slot, side]
     n = state.depth[slot, side]
-    key = _key(side, price)
-    p = _lower_bound(keys, n, key)
+    key = price_key(side, price)
+    p = lower_bound(keys, n, key)
     if p < n and keys[p] == key:
         return p
     return -1
@@ -210,8 +180,8 @@ def _level_add(state: BookState, slot: int, side: int, price: int, dq: int, dord
     qty = state.level_qty[slot, side]
     count = state.level_orders[slot, side]
     n = state.depth[slot, side]
-    key = _key(side, price)
-    p = _lower_bound(keys, n, key)
+    key = price_key(side, price)
+    p = lower_bound(keys, n, key)
     if p < n and keys[p] == key:
         qty[p] += dq
         count[p] += dorders

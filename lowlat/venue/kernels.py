@@ -51,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.level_kernels import lower_bound, price_key
 from lowlat.core.records import AckStatus, OrderAction, OrderType, Side, TimeInForce
 from lowlat.venue.layout import (
     ASK,
@@ -127,7 +128,6 @@ _R_UNKNOWN_ORDER = Reason.UNKNOWN_ORDER.value
 _R_REDUCED = Reason.REDUCED.value
 _R_REPLACED = Reason.REPLACED.value
 _R_BAD_ACTION = Reason.BAD_ACTION.value
-_LINEAR_PROBES = 8  # levels checked from the touch before a binary search
 _LOW32 = 0xFFFFFFFF
 
 
@@ -283,39 +283,9 @@ def _id_remove(state: VenueState, order_id: int) -> None:
 
 
 @hot_kernel_inline
-def _key(side: int, price: int) -> int:
-    return price if side == BID else -price
-
-
-@hot_kernel_inline
-def _lower_bound(keys: np.ndarray, n: int, key: int) -> int:
-    """First index whose key is >= ``key`` (``n`` if none), searching from the touch."""
-    i = n - 1
-    steps = 0
-    while i >= 0 and keys[i] > key:
-        i -= 1
-        steps += 1
-        if steps == _LINEAR_PROBES:
-            break
-    if i < 0:
-        return 0
-    if keys[i] <= key:
-        return i if keys[i] == key else i + 1
-    lo = 0
-    hi = i  # keys[hi] > key
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@hot_kernel_inline
 def _find_level(state: VenueState, slot: int, side: int, price: int) -> int:
     """Index of the level at ``price`` (which exists: a resting order is there)."""
-    return _lower_bound(state.keys[slot, side], state.depth[slot, side], _key(side, price))
+    return lower_bound(state.keys[slot, side], state.depth[slot, side], price_key(side, price))
 
 
 @hot_kernel_inline
@@ -326,8 +296,8 @@ def _level_for(state: VenueState, slot: int, side: int, price: int) -> int:
     head = state.level_head[slot, side]
     tail = state.level_tail[slot, side]
     n = state.depth[slot, side]
-    key = _key(side, price)
-    p = _lower_bound(keys, n, key)
+    key = price_key(side, price)
+    p = lower_bound(keys, n, key)
     if p < n and keys[p] == key:
         return p
     if n == keys.shape[0]:
