@@ -26,6 +26,13 @@ decision time and the completion time.
 
 :func:`on_report` moves an order through PENDING_NEW → ACKED → PARTIAL → FILLED /
 CANCELLED / REJECTED / EXPIRED (and pending cancel/replace), stamping every transition.
+Reports are named as FIX names them (the venue gateway does so): a report answering a
+cancel or replace carries the request's own client order id. A cancel's CANCELLED
+answer ends the order it targets; its REJECTED answer puts that order back where it was
+(unless it ended meanwhile) and refuses the request. A replace's REPLACED answer ends the
+original (REPLACED) and makes the request's entry the working order — later fills name
+the new id, as FIX does. A fill while a request is pending keeps it pending.
+
 A report for an id we never sent is counted as unknown; one that repeats the order's
 current state (a resent NEW, a fill with no new quantity, a second CANCELLED) as a
 duplicate; one that cannot follow the current state (NEW after a fill, anything after a
@@ -62,6 +69,7 @@ from lowlat.execution.layout import (
     C_TABLE_FULL,
     C_UNKNOWN_REPORTS,
     O_ACCOUNT,
+    O_ACTION,
     O_CUM,
     O_DECISION_NS,
     O_ID,
@@ -75,6 +83,7 @@ from lowlat.execution.layout import (
     O_SENT_NS,
     O_SIDE,
     O_STATE,
+    O_TARGET,
     O_TRANSITIONS,
     O_TRIGGER_RECV_NS,
     O_TRIGGER_SEQ,
@@ -108,6 +117,7 @@ _REJECTED = OrderState.REJECTED.value
 _EXPIRED = OrderState.EXPIRED.value
 _REFUSED = OrderState.REFUSED.value
 _REQUESTED = OrderState.REQUESTED.value
+_REPLACED = OrderState.REPLACED.value
 
 _ST_NEW = AckStatus.NEW.value
 _ST_PARTIAL = AckStatus.PARTIAL.value
@@ -271,6 +281,8 @@ def submit(
     row[O_VENUE_ID] = 0
     row[O_REASON] = 0
     row[O_TRANSITIONS] = 0
+    row[O_ACTION] = action
+    row[O_TARGET] = intent["orig_client_order_id"] if action != _NEW else 0
     if trigger_recv_ns > 0:
         _sample(ex.decision_latency, counters, C_DECISION_SAMPLES, now_ns - trigger_recv_ns)
     life = load_acquire(lifecycle, 0)
@@ -318,7 +330,7 @@ def submit(
     if action == _NEW:
         _move(ex, entry, _PENDING_NEW, now_ns)
     else:
-        # The request's own row only records it; the venue reports on the target order.
+        # The request's own row waits for the answer; the target order is pending until then.
         _move(ex, entry, _REQUESTED, now_ns)
         orders[target, O_PREVIOUS_STATE] = orders[target, O_STATE]
         _move(ex, target, _PENDING_CANCEL if reducing else _PENDING_REPLACE, now_ns)
@@ -339,16 +351,11 @@ def _classify(state: int, status: int, cum: int, known_cum: int) -> int:
             return -2
         if status == _ST_PARTIAL and cum <= known_cum:
             return -1
-    elif state == _PENDING_CANCEL:
-        if status == _ST_REJECTED:
-            return _PENDING_CANCEL  # a refused cancel: restored by the caller
-    elif state == _PENDING_REPLACE:
-        if status == _ST_REPLACED:
-            return _ACKED
-        if status == _ST_REJECTED:
-            return _PENDING_REPLACE
-    elif state == _REQUESTED:
-        return -2
+    elif state in (_PENDING_CANCEL, _PENDING_REPLACE):
+        if status == _ST_PARTIAL:  # a fill before the answer: the request stays pending
+            return state if cum > known_cum else -1
+        if status in (_ST_NEW, _ST_REJECTED):
+            return -2
     elif state >= _FILLED:
         same = (
             (state == _FILLED and status == _ST_FILLED)
@@ -371,13 +378,58 @@ def _classify(state: int, status: int, cum: int, known_cum: int) -> int:
 
 
 @hot_kernel_inline
+def _sample_execution(ex: ExecState, r: np.void, row: np.ndarray) -> None:
+    """The first report of a sent order or request: the venue's segment of the latency."""
+    latency = r["completion_ns"] - row[O_SENT_NS]
+    _sample(ex.execution_latency, ex.counters, C_EXECUTION_SAMPLES, latency)
+
+
+@hot_kernel_inline
+def _answer(
+    ex: ExecState, entry: int, r: np.void, now_ns: int, acks: np.ndarray, n_acks: int
+) -> int:
+    """Apply the venue's answer ``r`` to the cancel/replace request in ``entry``."""
+    orders = ex.orders
+    row = orders[entry]
+    status = r["status"]
+    target = _find(ex, row[O_TARGET])
+    pending = target >= 0 and orders[target, O_STATE] in (_PENDING_CANCEL, _PENDING_REPLACE)
+    row[O_REASON] = r["reason"]
+    if row[O_ACTION] == _REPLACE and status == _ST_REPLACED:
+        if pending:
+            _move(ex, target, _REPLACED, now_ns)
+        row[O_CUM] = r["cum_qty"]
+        row[O_LEAVES] = r["leaves_qty"]
+        row[O_VENUE_ID] = r["venue_order_id"]
+        working = _FILLED if r["leaves_qty"] == 0 else (_PARTIAL if r["cum_qty"] > 0 else _ACKED)
+        _move(ex, entry, working, now_ns)
+        return _ack(acks, n_acks, ex, entry, status, _EXECUTED, r["completion_ns"], r["reason"])
+    if row[O_ACTION] == _CANCEL and status == _ST_CANCELLED:
+        _move(ex, entry, _CANCELLED, now_ns)
+        if not pending:  # the order ended meanwhile (filled): nothing more to move
+            return n_acks
+        orders[target, O_LEAVES] = 0
+        if r["cum_qty"] > orders[target, O_CUM]:
+            orders[target, O_CUM] = r["cum_qty"]
+        _move(ex, target, _CANCELLED, now_ns)
+        return _ack(acks, n_acks, ex, target, status, _EXECUTED, r["completion_ns"], r["reason"])
+    if status == _ST_REJECTED:
+        if pending:
+            _move(ex, target, orders[target, O_PREVIOUS_STATE], now_ns)
+        _move(ex, entry, _REJECTED, now_ns)
+        return _ack(acks, n_acks, ex, entry, status, _EXECUTED, r["completion_ns"], r["reason"])
+    ex.counters[C_OUT_OF_ORDER_REPORTS] += 1
+    return n_acks
+
+
+@hot_kernel_inline
 def on_report(
     ex: ExecState, reports: np.ndarray, i: int, now_ns: int, acks: np.ndarray, n_acks: int
 ) -> int:
     """Apply venue report ``reports[i]`` (``ACK_DTYPE``) to its order; return the new count.
 
-    Reports name the order they are about by its client order id (for a cancel or replace:
-    the original order's). Every report that moves an order writes an EXECUTED ack.
+    Reports name the order or request they answer by client order id, as FIX does. Every
+    report that moves an order writes an EXECUTED ack.
     """
     counters = ex.counters
     counters[C_REPORTS] += 1
@@ -387,7 +439,16 @@ def on_report(
         counters[C_UNKNOWN_REPORTS] += 1
         return n_acks
     row = ex.orders[entry]
+    first = row[O_TRANSITIONS] == 1
     state = row[O_STATE]
+    if state == _REQUESTED:
+        if first and r["status"] in (_ST_REPLACED, _ST_CANCELLED, _ST_REJECTED):
+            _sample_execution(ex, r, row)
+        return _answer(ex, entry, r, now_ns, acks, n_acks)
+    if r["status"] == _ST_REPLACED:
+        # Only a pending request is answered REPLACED: a repeat if this entry was one.
+        counters[C_DUPLICATE_REPORTS if row[O_ACTION] == _REPLACE else C_OUT_OF_ORDER_REPORTS] += 1
+        return n_acks
     moved = _classify(state, r["status"], r["cum_qty"], row[O_CUM])
     if moved == -1:
         counters[C_DUPLICATE_REPORTS] += 1
@@ -395,12 +456,8 @@ def on_report(
     if moved == -2:
         counters[C_OUT_OF_ORDER_REPORTS] += 1
         return n_acks
-    if row[O_TRANSITIONS] == 1:
-        # The first report of a sent order: the venue's segment of the latency.
-        latency = r["completion_ns"] - row[O_SENT_NS]
-        _sample(ex.execution_latency, counters, C_EXECUTION_SAMPLES, latency)
-    if state in (_PENDING_CANCEL, _PENDING_REPLACE) and moved == state:
-        moved = row[O_PREVIOUS_STATE]  # the venue refused the cancel/replace
+    if first:
+        _sample_execution(ex, r, row)
     row[O_CUM] = r["cum_qty"] if r["cum_qty"] > row[O_CUM] else row[O_CUM]
     row[O_LEAVES] = r["leaves_qty"]
     if r["venue_order_id"] != 0:

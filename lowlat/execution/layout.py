@@ -51,6 +51,8 @@ O_LAST_NS = 14  # time of the last transition
 O_VENUE_ID = 15
 O_REASON = 16
 O_TRANSITIONS = 17
+O_ACTION = 18  # OrderAction of the decision
+O_TARGET = 19  # a cancel/replace request: the client order id of the order it targets
 ORDER_WORDS = 24
 ORDER_FIELDS = (
     "client_order_id",
@@ -71,6 +73,8 @@ ORDER_FIELDS = (
     "venue_order_id",
     "reason",
     "transitions",
+    "action",
+    "orig_client_order_id",
 )
 
 # counters[C_*]

@@ -19,8 +19,6 @@ from lowlat.core.records import (
     FILL_DTYPE,
     MARKET_EVENT_DTYPE,
     ORDER_DTYPE,
-    AckStatus,
-    OrderAction,
 )
 from lowlat.execution.engine import ExecutionEngine
 from lowlat.execution.pipeline_kernels import tick_to_order
@@ -31,9 +29,6 @@ from lowlat.signals.micro import MicroSignals
 from lowlat.signals.patterns import PATTERN_EVENT_DTYPE
 
 __all__ = ["PipelineOutput", "TradingPipeline"]
-
-# Report statuses that answer a pending cancel or replace request.
-_ANSWERS = {int(AckStatus.CANCELLED), int(AckStatus.REPLACED), int(AckStatus.REJECTED)}
 
 
 @dataclass(frozen=True)
@@ -86,8 +81,6 @@ class TradingPipeline:
         self._acks = np.zeros(capacity * strategy.max_intents, ACK_DTYPE)
         self._ticks = np.zeros(capacity, MARKET_EVENT_DTYPE)
         self._no_patterns = np.zeros(0, PATTERN_EVENT_DTYPE)
-        self._pending: dict[int, int] = {}  # order id → its pending cancel/replace request
-        self._renamed: dict[int, int] = {}  # replaced order's first id → its id at risk
 
     def process(self, events: np.ndarray, patterns: np.ndarray | None = None) -> PipelineOutput:
         """Run ``events`` (and the pattern events they triggered) through the decision path."""
@@ -118,7 +111,6 @@ class TradingPipeline:
             )
             consumed += int(used)
             orders.append(self._orders[:sent].copy())
-            self._track_requests(orders[-1])
             acks.append(self._acks[:acked].copy())
             ticks.append(self._ticks[:moved].copy())
             changes.append(self.breakers.on_events(ticks[-1]))
@@ -133,43 +125,16 @@ class TradingPipeline:
     def on_reports(self, reports: np.ndarray, fills: np.ndarray | None = None) -> np.ndarray:
         """Apply the venue's reports (``ACK_DTYPE``) and fills (``FILL_DTYPE``).
 
-        Returns the acks of the orders the reports moved (EXECUTED, with decision and
-        completion times).
+        Reports and fills are named as FIX names them (the venue gateways do): both the
+        order lifecycle and risk read them as they come. Returns the acks of the orders the
+        reports moved (EXECUTED, with decision and completion times).
         """
         if reports.dtype != ACK_DTYPE:
             raise TypeError(f"expected ACK_DTYPE reports, got dtype {reports.dtype}")
         acks = self.execution.on_reports(reports)
-        self.risk.on_acks(self._for_risk(reports))
+        self.risk.on_acks(reports)
         if fills is not None and len(fills):
             if fills.dtype != FILL_DTYPE:
                 raise TypeError(f"expected FILL_DTYPE fills, got dtype {fills.dtype}")
-            renamed = fills.copy()
-            for k in range(len(renamed)):
-                cid = int(renamed[k]["client_order_id"])
-                renamed[k]["client_order_id"] = self._renamed.get(cid, cid)
-            self.risk.on_fills(renamed)
+            self.risk.on_fills(fills)
         return acks
-
-    def _track_requests(self, orders: np.ndarray) -> None:
-        for order in orders[orders["action"] != OrderAction.NEW]:
-            self._pending[int(order["orig_client_order_id"])] = int(order["client_order_id"])
-
-    def _for_risk(self, reports: np.ndarray) -> np.ndarray:
-        """The reports as risk reads them (FIX's convention), from the venue's.
-
-        The venue names the original order in every report; risk follows FIX: a report
-        answering a cancel or replace names the request, and a replaced order is known by
-        the replace's id from then on.
-        """
-        out = reports.copy()
-        for k in range(len(out)):
-            cid = int(out[k]["client_order_id"])
-            request = self._pending.get(cid)
-            if request is not None and int(out[k]["status"]) in _ANSWERS:
-                out[k]["client_order_id"] = request
-                del self._pending[cid]
-                if int(out[k]["status"]) == AckStatus.REPLACED:
-                    self._renamed[cid] = request
-            else:
-                out[k]["client_order_id"] = self._renamed.get(cid, cid)
-        return out

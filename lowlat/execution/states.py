@@ -22,7 +22,8 @@ class OrderState(IntEnum):
     REJECTED = 9
     EXPIRED = 10
     REFUSED = 11  # stopped by the gate, risk or a breaker before it left
-    REQUESTED = 12  # a cancel/replace request: the venue reports on the order it targets
+    REQUESTED = 12  # a cancel/replace request sent, not answered yet
+    REPLACED = 13  # replaced: the replace request's entry carries the order on
 
 
 #: States an order never leaves; its table entry may be reused.
@@ -35,5 +36,6 @@ TERMINAL_STATES = frozenset(
         OrderState.EXPIRED,
         OrderState.REFUSED,
         OrderState.REQUESTED,
+        OrderState.REPLACED,
     }
 )

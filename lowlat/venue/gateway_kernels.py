@@ -12,9 +12,14 @@
 2. A request the fault model rejects gets one REJECTED report (``VENUE_REJECT``) and never
    reaches the book; the others go through :func:`lowlat.venue.kernels.process`.
 3. Each report becomes an ``ACK_DTYPE`` record — ``seq`` = the report's ``exec_id`` (the
-   venue's gap-free report sequence), the order's id as both client and venue order id,
-   ``decision_ns`` of the request it answers, ``completion_ns``, leaves, cum, status,
-   reason, ``flags`` = EXECUTED — and a report with a trade also becomes a
+   venue's gap-free report sequence), ``decision_ns`` of the request it answers,
+   ``completion_ns``, leaves, cum, status, reason, ``flags`` = EXECUTED — named as FIX
+   names execution reports: ``client_order_id`` is the ClOrdID of the request the report
+   answers (a cancel's own id for the CANCELLED or REJECTED answer to it; a replace's new
+   id, which the order is known by from then on), ``venue_order_id`` the id the venue
+   holds the order under (the cancelled order's). A replace that took effect is reported
+   as REPLACED, with the order's leaves and cum (leaves 0: nothing left to work). A
+   report with a trade also becomes a
    ``FILL_DTYPE`` record (``exchange_ns`` = when the venue matched it, ``recv_ns`` =
    ``completion_ns``). The fault model may drop a report: then neither record is written,
    the drop is counted, and the receiver sees a gap in ``seq``.
@@ -33,7 +38,7 @@ import numpy as np
 from lowlat.core.atomics import load_acquire
 from lowlat.core.clock import monotonic_ns
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
-from lowlat.core.records import AckFlag
+from lowlat.core.records import AckFlag, AckStatus, OrderAction
 from lowlat.venue.kernels import process, reject, report_bound
 from lowlat.venue.layout import (
     DIST_EXPONENTIAL,
@@ -64,12 +69,16 @@ from lowlat.venue.layout import (
     GatewayState,
     VenueState,
 )
-from lowlat.venue.records import Reason
+from lowlat.venue.records import ACTION_REDUCE, Reason
 
 __all__ = ["route"]
 
 _EXECUTED = AckFlag.EXECUTED.value
 _VENUE_REJECT = Reason.VENUE_REJECT.value
+_REPLACE_DONE = Reason.REPLACED.value
+_ST_REPLACED = AckStatus.REPLACED.value
+_CANCEL = OrderAction.CANCEL.value
+_REPLACE = OrderAction.REPLACE.value
 _LOW32 = 0xFFFFFFFF
 _TWO_32 = 4_294_967_296.0
 
@@ -157,22 +166,31 @@ def route(
         else:
             n = process(state, requests, i, i + 1, reports)[1]
         counters[W_ORDERS] += 1
+        action = np.int64(rec["action"])
+        request_id = np.int64(rec["client_order_id"])
         for j in range(n):
             r = reports[j]
             counters[W_LAST_SEQ] = r["exec_id"]
             if _chance(gw.rng, R_FAULTS, fparams[F_DROP]):
                 counters[W_DROPPED] += 1
                 continue
+            client_id = np.int64(r["order_id"])
+            status = np.int64(r["status"])
+            if j == 0:  # the answer to the request itself comes first
+                if action in (_CANCEL, ACTION_REDUCE) and request_id != 0:
+                    client_id = request_id
+                elif action == _REPLACE and r["reason"] == _REPLACE_DONE:
+                    status = _ST_REPLACED
             ack = acks[a]
             ack["seq"] = r["exec_id"]
-            ack["client_order_id"] = r["order_id"]
+            ack["client_order_id"] = client_id
             ack["decision_ns"] = r["decision_ns"]
             ack["completion_ns"] = done_ns
             ack["venue_order_id"] = r["order_id"]
             ack["leaves_qty"] = r["leaves_qty"]
             ack["cum_qty"] = r["cum_qty"]
             ack["instrument"] = r["instrument"]
-            ack["status"] = r["status"]
+            ack["status"] = status
             ack["flags"] = _EXECUTED
             ack["reason"] = r["reason"]
             a += 1

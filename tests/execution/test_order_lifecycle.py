@@ -44,30 +44,90 @@ def test_duplicate_out_of_order_and_unknown_reports_are_counted_and_ignored(
     assert ready.order(oid)["state"] == OrderState.FILLED
 
 
+def _requested(engine: ExecutionEngine, action: OrderAction, orig: int, **fields) -> int:
+    decided = engine.decide(intent(action, orig=orig, **fields), now_ns=2_000)
+    return int(decided.orders["client_order_id"][0])
+
+
 def test_cancel_then_cancelled_and_a_refused_cancel_restores_the_order(
     ready: ExecutionEngine,
 ) -> None:
     first, second = _sent(ready), _sent(ready)
     for oid in (first, second):
         ready.on_reports(report(oid, AckStatus.NEW))
-    ready.decide(intent(OrderAction.CANCEL, orig=first), now_ns=2_000)
+    cancel = _requested(ready, OrderAction.CANCEL, first)
     assert ready.order(first)["state"] == OrderState.PENDING_CANCEL
-    ready.on_reports(report(first, AckStatus.CANCELLED))
+    assert ready.order(cancel)["state"] == OrderState.REQUESTED
+    # FIX: the answer names the cancel request; the ack names the order it ended.
+    acks = ready.on_reports(report(cancel, AckStatus.CANCELLED))
+    assert acks["client_order_id"].tolist() == [first]
     assert ready.order(first)["state"] == OrderState.CANCELLED
+    assert ready.order(cancel)["state"] == OrderState.CANCELLED
     ready.on_reports(report(second, AckStatus.PARTIAL, cum=10))
-    ready.decide(intent(OrderAction.CANCEL, orig=second), now_ns=2_100)
-    ready.on_reports(report(second, AckStatus.REJECTED, cum=10))
+    refused = _requested(ready, OrderAction.CANCEL, second)
+    acks = ready.on_reports(report(refused, AckStatus.REJECTED, cum=10))
+    assert acks["client_order_id"].tolist() == [refused]
     assert ready.order(second)["state"] == OrderState.PARTIAL
+    assert ready.order(refused)["state"] == OrderState.REJECTED
     assert ready.working_orders() == [second]
+    ready.on_reports(report(cancel, AckStatus.CANCELLED))  # the answer, resent
+    assert ready.counters()["duplicate_reports"] == 1
 
 
-def test_replace_is_pending_until_the_venue_confirms(ready: ExecutionEngine) -> None:
+def test_a_fill_before_the_cancel_answer_keeps_the_cancel_pending(ready: ExecutionEngine) -> None:
     oid = _sent(ready)
     ready.on_reports(report(oid, AckStatus.NEW))
-    ready.decide(intent(OrderAction.REPLACE, price=1_000_100, orig=oid), now_ns=3_000)
+    cancel = _requested(ready, OrderAction.CANCEL, oid)
+    ready.on_reports(report(oid, AckStatus.PARTIAL, cum=30, leaves=70))
+    assert ready.order(oid)["state"] == OrderState.PENDING_CANCEL
+    ready.on_reports(report(cancel, AckStatus.CANCELLED, cum=30))
+    row = ready.order(oid)
+    assert (row["state"], row["cum_qty"], row["leaves_qty"]) == (OrderState.CANCELLED, 30, 0)
+
+
+def test_a_cancel_that_comes_too_late_leaves_the_filled_order_filled(
+    ready: ExecutionEngine,
+) -> None:
+    oid = _sent(ready)
+    ready.on_reports(report(oid, AckStatus.NEW))
+    cancel = _requested(ready, OrderAction.CANCEL, oid)
+    ready.on_reports(report(oid, AckStatus.FILLED, cum=100))
+    ready.on_reports(report(cancel, AckStatus.REJECTED))
+    assert ready.order(oid)["state"] == OrderState.FILLED
+    assert ready.order(cancel)["state"] == OrderState.REJECTED
+
+
+def test_replace_is_pending_until_the_venue_confirms_then_the_new_id_carries_on(
+    ready: ExecutionEngine,
+) -> None:
+    oid = _sent(ready)
+    ready.on_reports(report(oid, AckStatus.NEW))
+    ready.on_reports(report(oid, AckStatus.PARTIAL, cum=20, leaves=80))
+    new_id = _requested(ready, OrderAction.REPLACE, oid, price=1_000_100, qty=150)
     assert ready.order(oid)["state"] == OrderState.PENDING_REPLACE
-    ready.on_reports(report(oid, AckStatus.REPLACED, leaves=100))
+    acks = ready.on_reports(report(new_id, AckStatus.REPLACED, cum=20, leaves=130))
+    assert (acks["client_order_id"][0], acks["status"][0]) == (new_id, AckStatus.REPLACED)
+    assert ready.order(oid)["state"] == OrderState.REPLACED
+    replacement = ready.order(new_id)
+    assert (replacement["state"], replacement["cum_qty"], replacement["leaves_qty"]) == (
+        OrderState.PARTIAL,
+        20,
+        130,
+    )
+    assert ready.working_orders() == [new_id]
+    ready.on_reports(report(new_id, AckStatus.FILLED, cum=150))  # fills name the new id
+    assert ready.order(new_id)["state"] == OrderState.FILLED
+    ready.on_reports(report(new_id, AckStatus.REPLACED, cum=20, leaves=130))
+    assert ready.counters()["duplicate_reports"] == 1
+
+
+def test_a_refused_replace_restores_the_order(ready: ExecutionEngine) -> None:
+    oid = _sent(ready)
+    ready.on_reports(report(oid, AckStatus.NEW))
+    new_id = _requested(ready, OrderAction.REPLACE, oid, price=1_000_100)
+    ready.on_reports(report(new_id, AckStatus.REJECTED))
     assert ready.order(oid)["state"] == OrderState.ACKED
+    assert ready.order(new_id)["state"] == OrderState.REJECTED
 
 
 _STATUSES = st.sampled_from(

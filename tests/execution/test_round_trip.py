@@ -28,6 +28,7 @@ from lowlat.risk.breakers import CircuitBreakers
 from lowlat.signals.micro import MicroSignals
 from lowlat.venue import AckSequence, FaultModel, InProcessGateway, LatencyModel, VenueConfig
 from lowlat.venue.engine import order_record
+from lowlat.venue.records import Reason
 from tests.execution.conftest import lifecycle_in
 
 LATENCY_NS = 40_000
@@ -76,9 +77,17 @@ def test_orders_are_acked_with_decision_and_completion_times(session: np.ndarray
     assert set(acks["flags"].tolist()) == {AckFlag.EXECUTED}
     assert np.all(acks["completion_ns"] - acks["decision_ns"] >= LATENCY_NS)
     assert sequence.missing == 0
-    states = {pipeline.execution.order(int(i))["state"] for i in acks["client_order_id"]}
+    rows = [pipeline.execution.order(int(i)) for i in acks["client_order_id"]]
+    states = {row["state"] for row in rows if row["action"] == OrderAction.NEW}
     assert OrderState.ACKED in states  # resting quotes
     assert states <= {OrderState.ACKED, OrderState.PARTIAL, OrderState.FILLED, OrderState.CANCELLED}
+    # A cancel refused by the venue came too late: its order had ended (filled, or
+    # cancelled by self-trade prevention) before the cancel reached it.
+    for row in rows:
+        if row["action"] == OrderAction.CANCEL and row["state"] == OrderState.REJECTED:
+            assert row["reason"] == Reason.UNKNOWN_ORDER
+            target = pipeline.execution.order(row["orig_client_order_id"])
+            assert target["state"] in (OrderState.FILLED, OrderState.CANCELLED)
     execution = pipeline.execution.latency()["execution"]
     assert len(execution) > 0 and execution.min() >= LATENCY_NS  # the venue's segment
     assert pipeline.execution.counters()["unknown_reports"] == 0
@@ -131,3 +140,57 @@ def test_a_fill_reaches_the_order_and_the_position(session: np.ndarray) -> None:
     position = pipeline.risk.position(int(bid["account"]), 1)
     signed = bid["leaves_qty"] if bid["side"] == Side.BUY else -bid["leaves_qty"]
     assert position is not None and position.qty == signed
+
+
+def test_cancel_and_replace_keep_execution_and_risk_in_step_through_the_venue() -> None:
+    """Both read the gateway's FIX-named reports as they come: no translation between."""
+    life = lifecycle_in(LifecycleState.READY)
+    execution = ExecutionEngine(ExecutionConfig(orders=64), life)
+    risk = PreTradeRisk(lifecycle=life)
+    venue = InProcessGateway(VenueConfig(instruments=(1,)))
+    clock = iter(range(1_000_000_000, 2_000_000_000, 50_000_000))  # 20 orders/s: no throttle
+
+    def decide(action, side, price, qty, orig=0) -> int:
+        order = np.zeros(1, ORDER_DTYPE)
+        order["client_order_id"] = execution.counters()["next_client_order_id"]
+        order["action"], order["side"], order["price"], order["qty"] = action, side, price, qty
+        order["orig_client_order_id"], order["instrument"], order["account"] = orig, 1, 7
+        order["order_type"], order["tif"] = OrderType.LIMIT, TimeInForce.GTC
+        now = next(clock)
+        reason = risk.check(order, reference_price=1_000_000, now_ns=now)
+        assert reason == 0
+        decided = execution.decide(order, now_ns=now)
+        replies = venue.submit(decided.orders)
+        execution.on_reports(replies.acks)
+        risk.on_acks(replies.acks)
+        risk.on_fills(replies.fills)
+        return int(order["client_order_id"][0])
+
+    def working() -> tuple[list[int], list[int]]:
+        return execution.working_orders(), [o.client_order_id for o in risk.working_orders()]
+
+    bid = decide(OrderAction.NEW, Side.BUY, 999_900, 100)
+    ask = decide(OrderAction.NEW, Side.SELL, 1_000_100, 100)
+    assert working() == ([bid, ask], [bid, ask])
+    new_bid = decide(OrderAction.REPLACE, Side.BUY, 999_800, 150, orig=bid)
+    assert execution.order(bid)["state"] == OrderState.REPLACED
+    assert working() == ([ask, new_bid], [ask, new_bid])
+    cancel = decide(OrderAction.CANCEL, Side.SELL, 0, 0, orig=ask)
+    assert execution.order(ask)["state"] == OrderState.CANCELLED
+    assert execution.order(cancel)["state"] == OrderState.CANCELLED
+    assert working() == ([new_bid], [new_bid])
+    # A seller crosses the replaced bid: the fill names the replacement, and both see it.
+    taker = order_record(
+        OrderAction.NEW, 900_001, account=9, side=Side.SELL, price=999_800, qty=150
+    )
+    replies = venue.submit(np.array([taker]))
+    ours = replies.acks[replies.acks["client_order_id"] != 900_001]
+    execution.on_reports(ours)
+    risk.on_acks(ours)
+    risk.on_fills(replies.fills[replies.fills["client_order_id"] != 900_001])
+    assert execution.order(new_bid)["state"] == OrderState.FILLED
+    assert working() == ([], [])
+    assert [(p.account, p.qty) for p in risk.positions()] == [(7, 150)]
+    assert execution.counters()["unknown_reports"] == 0
+    assert risk.stats().counters["unknown_acks"] == 0
+    assert risk.stats().counters["unknown_fills"] == 0

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from lowlat.core.records import ACK_DTYPE, AckFlag, OrderAction
+from lowlat.core.records import ACK_DTYPE, AckFlag, AckStatus, OrderAction
 from lowlat.venue import (
     AckSequence,
     FaultModel,
@@ -21,7 +21,7 @@ from lowlat.venue import (
     VenueConfig,
     order_record,
 )
-from tests.venue.conftest import BUY, FILLED, NEW, REJECTED, SELL, new, requests
+from tests.venue.conftest import BUY, CANCELLED, FILLED, NEW, REJECTED, SELL, new, requests
 
 FIXED = 2_000
 
@@ -149,13 +149,39 @@ def test_injected_rejects_are_rejected_acks_and_never_reach_the_book():
     assert not resting & {90 + int(i) for i in rejected["client_order_id"]}
 
 
-def test_a_reject_of_a_cancel_names_the_order_it_was_for():
+def test_answers_to_a_cancel_name_the_request_and_the_venue_order_as_fix_does():
     venue = gateway(reject_rate=1.0)
     replies = venue.submit(requests(order_record(OrderAction.CANCEL, 50, orig_client_order_id=7)))
-    assert (replies.acks["client_order_id"][0], replies.acks["reason"][0]) == (
+    ack = replies.acks[0]
+    assert (ack["client_order_id"], ack["venue_order_id"], ack["reason"]) == (
+        50,
         7,
         Reason.VENUE_REJECT,
     )
+    venue = gateway()
+    venue.submit(requests(new(7, BUY, 10, 95)))
+    ack = venue.submit(requests(order_record(OrderAction.CANCEL, 51, orig_client_order_id=7))).acks[
+        0
+    ]
+    assert (ack["client_order_id"], ack["venue_order_id"], ack["status"]) == (51, 7, CANCELLED)
+
+
+def test_a_replace_is_answered_replaced_under_its_new_id_and_fills_follow_it():
+    venue = gateway()
+    venue.submit(requests(new(7, BUY, 10, 95)))
+    replace = order_record(
+        OrderAction.REPLACE, 8, orig_client_order_id=7, side=BUY, price=96, qty=12
+    )
+    ack = venue.submit(requests(replace)).acks[0]
+    assert (ack["client_order_id"], ack["status"], ack["leaves_qty"]) == (
+        8,
+        AckStatus.REPLACED,
+        12,
+    )
+    replies = venue.submit(requests(new(30, SELL, 12, 96, account=2)))
+    maker = replies.acks[replies.acks["client_order_id"] != 30]
+    assert maker["client_order_id"].tolist() == [8]
+    assert replies.fills["client_order_id"].tolist().count(8) == 1
 
 
 def test_dropped_acks_are_missing_from_the_sequence_and_counted_on_both_sides():
