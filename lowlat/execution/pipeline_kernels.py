@@ -12,6 +12,11 @@ PAUSED or HALTED, or any market-wide level, refuses with ``GateReason.BREAKER`` 
 in force). The breakers themselves are fed by the caller between batches (their stage
 reads TICK records), so the gate sees the state as of the previous batch.
 
+Time: risk's time-based limits (throttle, duplicate window) run on the trigger's
+``recv_ns`` — a recorded input, so a replay of the same records decides the same — while
+the decision itself is stamped with the monotonic clock (``decision_ns``, the latency
+samples), which a replay does not reproduce and nothing decides on.
+
 Risk is checked against the instrument's mid as the reference price, and the intent
 carries its client order id (the next ids, in order) before the check, so that risk
 reserves the order under the id the venue will see; a reserved order the gate then keeps
@@ -121,7 +126,7 @@ def tick_to_order(
             if reason == 0:
                 target = slot_of(book, intent["instrument"])
                 reference = signals.marks[target, M_TWICE_MID] // 2 if target >= 0 else 0
-                reason = check_order(risk, intents, j, now, reference)
+                reason = check_order(risk, intents, j, e["recv_ns"], reference)
             acked = n_acks
             n_out, n_acks = submit(
                 ex,

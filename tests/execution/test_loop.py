@@ -1,0 +1,122 @@
+"""The engine loop: the whole in-process path compiled, in this thread or on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lowlat.book import BookConfig, OrderBooks
+from lowlat.core.lifecycle import LifecycleState
+from lowlat.core.ring import RingBus
+from lowlat.core.ring import kernels as ring_kernels
+from lowlat.execution import ExecutionConfig, ExecutionEngine, OrderState
+from lowlat.execution.examples import imbalance_quoter_strategy
+from lowlat.execution.layout import ORDER_FIELDS
+from lowlat.execution.loop import EngineLoop
+from lowlat.execution.pipeline import TradingPipeline
+from lowlat.feeds.itch import iter_records
+from lowlat.feeds.sim import write_scenario
+from lowlat.risk import PreTradeRisk
+from lowlat.risk.breakers import CircuitBreakers
+from lowlat.signals.micro import MicroSignals
+from lowlat.venue import InProcessGateway, LatencyModel, VenueConfig
+from tests.execution.conftest import lifecycle_in
+
+BLOCK = 500
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    path: Path = tmp_path_factory.mktemp("sim") / "normal.itch"
+    write_scenario("normal", path, instruments=1, messages=8_000)
+    events = np.concatenate(list(iter_records(path)))
+    events["recv_ns"] = events["exchange_ns"]
+    return events
+
+
+def _parts(
+    state: LifecycleState = LifecycleState.READY,
+) -> tuple[TradingPipeline, InProcessGateway]:
+    life = lifecycle_in(state)
+    books = OrderBooks(BookConfig(instruments=2, levels=64, orders=1 << 14))
+    pipeline = TradingPipeline(
+        imbalance_quoter_strategy(1, min_interval_ns=20_000_000),
+        books=books,
+        signals=MicroSignals(None, books),
+        execution=ExecutionEngine(ExecutionConfig(orders=1 << 12), life),
+        risk=PreTradeRisk(lifecycle=life),
+        breakers=CircuitBreakers(),
+        capacity=BLOCK,
+    )
+    venue = InProcessGateway(VenueConfig(instruments=(1,), latency=LatencyModel(fixed_ns=40_000)))
+    return pipeline, venue
+
+
+def test_the_compiled_loop_decides_exactly_as_the_python_driven_pipeline(
+    session: np.ndarray,
+) -> None:
+    reference, reference_venue = _parts()
+    for start in range(0, len(session), BLOCK):
+        out = reference.process(session[start : start + BLOCK])
+        if len(out.orders):
+            replies = reference_venue.submit(out.orders)
+            reference.on_reports(replies.acks, replies.fills)
+    pipeline, venue = _parts()
+    loop = EngineLoop(pipeline, venue, block=BLOCK)
+    sent = loop.process(session)
+    assert sent == reference.execution.counters()["sent"] > 5
+    assert pipeline.execution.counters() == reference.execution.counters()
+    # Every column but the monotonic stamps, which no replay reproduces.
+    stamps = [ORDER_FIELDS.index(name) for name in ("decision_ns", "sent_ns", "last_ns")]
+    decided = np.delete(pipeline.execution.state.orders, stamps, axis=1)
+    assert np.array_equal(decided, np.delete(reference.execution.state.orders, stamps, axis=1))
+    assert pipeline.risk.working_orders() == reference.risk.working_orders()
+    assert pipeline.risk.positions() == reference.risk.positions()
+    counters = loop.counters()
+    assert counters["events"] == len(session)
+    assert counters["orders"] == sent
+    assert counters["reports"] == venue.stats()["acks"] > 0
+    assert counters["stalled_routes"] == 0
+
+
+def test_the_engine_thread_drains_the_ring_and_answers_every_order(session: np.ndarray) -> None:
+    pipeline, venue = _parts()
+    loop = EngineLoop(pipeline, venue, block=64)
+    ring = RingBus(1 << 16)
+    consumer = ring.add_consumer(policy="lossless")
+    loop.start(ring, consumer)
+    words = session.view(np.int64).reshape(len(session), -1)
+    assert ring_kernels.publish_batch(*ring.arrays, words, len(words)) == len(words)
+    assert loop.stop() == len(session)
+    counters = loop.counters()
+    assert counters["events"] == len(session) and counters["lost"] == 0
+    assert counters["orders"] == pipeline.execution.counters()["sent"] > 5
+    states = [pipeline.execution.order(i)["state"] for i in pipeline.execution.working_orders()]
+    assert OrderState.PENDING_NEW not in states  # the in-process venue answered them all
+    assert [o.client_order_id for o in pipeline.risk.working_orders()] == sorted(
+        pipeline.execution.working_orders()
+    )
+    ring.close()
+
+
+def test_degraded_keeps_deciding_but_sends_nothing_to_the_venue(session: np.ndarray) -> None:
+    pipeline, venue = _parts(LifecycleState.DEGRADED)
+    loop = EngineLoop(pipeline, venue, block=BLOCK)
+    assert loop.process(session) == 0
+    assert venue.stats()["orders"] == 0
+    assert pipeline.execution.counters()["provisional"] > 5
+
+
+def test_a_running_loop_refuses_to_process_in_another_thread(session: np.ndarray) -> None:
+    pipeline, venue = _parts()
+    loop = EngineLoop(pipeline, venue)
+    ring = RingBus(1 << 10)
+    loop.start(ring, ring.add_consumer())
+    with pytest.raises(RuntimeError, match="running"):
+        loop.process(session[:10])
+    with pytest.raises(RuntimeError, match="already running"):
+        loop.start(ring, 0)
+    loop.stop()
+    ring.close()
