@@ -1,6 +1,6 @@
 """The engine thread's compiled loop: ring → decision path → venue → reports. Hot path.
 
-:func:`process_block` runs one block of market events the whole way in one thread:
+:func:`process_block` runs a block of market events the whole way in one thread:
 :func:`~lowlat.execution.pipeline_kernels.tick_to_order` (book, signals, strategy,
 breaker gate, risk, decision gate), the circuit breakers on the mid changes it emitted,
 the in-process venue gateway (:func:`~lowlat.venue.gateway_kernels.route`, its latency
@@ -25,7 +25,6 @@ from lowlat.core.jit import hot_kernel
 from lowlat.core.ring.kernels import poll_batch
 from lowlat.execution.kernels import on_reports
 from lowlat.execution.pipeline_kernels import tick_to_order
-from lowlat.risk.breakers.kernels import on_events as breaker_on_events
 from lowlat.risk.kernels import on_ack, on_fill
 from lowlat.venue.gateway_kernels import route
 
@@ -88,33 +87,45 @@ def process_block(
     exec_acks: np.ndarray,
     control: np.ndarray,
 ) -> int:
-    """Run ``events[:n]`` through the decision path and the venue; return orders sent."""
-    consumed, sent, _acked, moved = tick_to_order(
-        book, signals, ex, lifecycle, risk, breakers, strategy, params, memory,
-        events, n, patterns, intents, outbound, decision_acks, ticks,
-    )  # fmt: skip
-    control[L_CONSUMED] += consumed
+    """Run ``events[:n]`` through the decision path and the venue; return orders sent.
+
+    A record's orders reach the venue, and the venue's answers the order lifecycle and
+    risk, before the next record is decided on (``tick_to_order`` stops after a record
+    that sent); the breakers judge its mid change at once. So what is decided does not
+    depend on how the records were grouped into blocks — a replay decides as the live
+    run did.
+    """
+    total = 0
+    i = 0
+    while i < n:
+        i, consumed, sent, _acked, _moved, changed = tick_to_order(
+            book, signals, ex, lifecycle, risk, breakers, strategy, params, memory,
+            events, i, n, patterns, intents, outbound, decision_acks, ticks, breaker_changes,
+            True,
+        )  # fmt: skip
+        control[L_CONSUMED] += consumed
+        control[L_BREAKER_CHANGES] += changed
+        start = 0
+        while start < sent:
+            routed, n_acks, n_fills = route(
+                venue, gateway, outbound, start, sent, reports, venue_acks, venue_fills
+            )
+            if routed == start:
+                control[L_STALLED_ROUTES] += 1
+                break
+            start = routed
+            now = monotonic_ns()
+            control[L_EXEC_ACKS] += on_reports(ex, venue_acks, n_acks, now, exec_acks, 0)
+            for k in range(n_acks):
+                on_ack(risk, venue_acks, k)
+            for k in range(n_fills):
+                on_fill(risk, venue_fills, k)
+            control[L_REPORTS] += n_acks
+            control[L_FILLS] += n_fills
+        control[L_ORDERS] += sent
+        total += sent
     control[L_BLOCKS] += 1
-    if moved > 0:
-        control[L_BREAKER_CHANGES] += breaker_on_events(breakers, ticks, moved, breaker_changes)
-    start = 0
-    while start < sent:
-        routed, n_acks, n_fills = route(
-            venue, gateway, outbound, start, sent, reports, venue_acks, venue_fills
-        )
-        if routed == start:
-            control[L_STALLED_ROUTES] += 1
-            break
-        start = routed
-        control[L_EXEC_ACKS] += on_reports(ex, venue_acks, n_acks, monotonic_ns(), exec_acks, 0)
-        for k in range(n_acks):
-            on_ack(risk, venue_acks, k)
-        for k in range(n_fills):
-            on_fill(risk, venue_fills, k)
-        control[L_REPORTS] += n_acks
-        control[L_FILLS] += n_fills
-    control[L_ORDERS] += sent
-    return sent
+    return total
 
 
 @hot_kernel

@@ -1,9 +1,8 @@
 """``TradingPipeline``: the decision path from market events to orders, and reports back.
 
 Control code around the compiled :func:`~lowlat.execution.pipeline_kernels.tick_to_order`:
-it owns the output buffers, feeds the mid changes to the circuit breakers between
-batches, and applies the venue's reports to the order lifecycle and to risk (open
-orders, positions, PnL). Every component is passed in, so that the same objects can be
+it owns the output buffers and applies the venue's reports to the order lifecycle and to
+risk (open orders, positions, PnL). Every component is passed in, so that the same objects can be
 inspected, journaled and controlled from outside.
 """
 
@@ -24,7 +23,7 @@ from lowlat.execution.engine import ExecutionEngine
 from lowlat.execution.pipeline_kernels import tick_to_order
 from lowlat.execution.strategy import Strategy
 from lowlat.risk import PreTradeRisk
-from lowlat.risk.breakers import CircuitBreakers
+from lowlat.risk.breakers import BREAKER_EVENT_DTYPE, CircuitBreakers
 from lowlat.signals.micro import MicroSignals
 from lowlat.signals.patterns import PATTERN_EVENT_DTYPE
 
@@ -52,8 +51,7 @@ class TradingPipeline:
     books, signals, execution, risk, breakers
         The components; ``signals`` must read ``books``.
     capacity
-        Records per :meth:`process` call the output buffers are sized for; longer inputs
-        are processed in pieces.
+        Records the output buffers are sized for; longer inputs are processed in pieces.
     """
 
     def __init__(
@@ -80,6 +78,8 @@ class TradingPipeline:
         self._orders = np.zeros(capacity * strategy.max_intents, ORDER_DTYPE)
         self._acks = np.zeros(capacity * strategy.max_intents, ACK_DTYPE)
         self._ticks = np.zeros(capacity, MARKET_EVENT_DTYPE)
+        worst = breakers.config.instruments + 3  # the changes one tick can cause
+        self._changes = np.zeros(capacity * worst, BREAKER_EVENT_DTYPE)
         self._no_patterns = np.zeros(0, PATTERN_EVENT_DTYPE)
 
     def process(self, events: np.ndarray, patterns: np.ndarray | None = None) -> PipelineOutput:
@@ -89,9 +89,9 @@ class TradingPipeline:
         patterns = self._no_patterns if patterns is None else patterns
         consumed = 0
         orders, acks, ticks, changes = [], [], [], []
-        for start in range(0, max(len(events), 1), self._capacity):
-            block = events[start : start + self._capacity]
-            used, sent, acked, moved = tick_to_order(
+        start = 0
+        while start < len(events):
+            start, used, sent, acked, moved, changed = tick_to_order(
                 self.books.state,
                 self.signals.state,
                 self.execution.state,
@@ -101,25 +101,28 @@ class TradingPipeline:
                 self.strategy.function,
                 self.strategy.params,
                 self.strategy.memory,
-                block,
-                len(block),
+                events,
+                start,
+                len(events),
                 patterns,
                 self._intents,
                 self._orders,
                 self._acks,
                 self._ticks,
+                self._changes,
+                False,
             )
             consumed += int(used)
             orders.append(self._orders[:sent].copy())
             acks.append(self._acks[:acked].copy())
             ticks.append(self._ticks[:moved].copy())
-            changes.append(self.breakers.on_events(ticks[-1]))
+            changes.append(self._changes[:changed].copy())
         return PipelineOutput(
             consumed,
-            np.concatenate(orders),
-            np.concatenate(acks),
-            np.concatenate(ticks),
-            np.concatenate(changes),
+            np.concatenate(orders) if orders else self._orders[:0].copy(),
+            np.concatenate(acks) if acks else self._acks[:0].copy(),
+            np.concatenate(ticks) if ticks else self._ticks[:0].copy(),
+            np.concatenate(changes) if changes else self._changes[:0].copy(),
         )
 
     def on_reports(self, reports: np.ndarray, fills: np.ndarray | None = None) -> np.ndarray:

@@ -9,8 +9,8 @@ reads anything but the monotonic clock.
 Breaker gate (risk-increasing intents only; cancels always pass): an instrument in LIMIT,
 PAUSED or HALTED, or any market-wide level, refuses with ``GateReason.BREAKER`` /
 ``MARKET_HALT``; WARN and THROTTLE pass (the strategy reads them; the risk throttle stays
-in force). The breakers themselves are fed by the caller between batches (their stage
-reads TICK records), so the gate sees the state as of the previous batch.
+in force). The breakers judge each TICK as the signals emit it, before the strategy runs,
+so a record's own price move gates its decisions.
 
 Time: risk's time-based limits (throttle, duplicate window) run on the trigger's
 ``recv_ns`` — a recorded input, so a replay of the same records decides the same — while
@@ -35,6 +35,7 @@ from lowlat.core.records import OrderAction
 from lowlat.execution.kernels import submit
 from lowlat.execution.layout import C_NEXT_ID, ExecState, GateReason
 from lowlat.risk.breakers.kernels import instrument_state, market_level
+from lowlat.risk.breakers.kernels import on_events as breaker_on_events
 from lowlat.risk.breakers.layout import BreakerState
 from lowlat.risk.breakers.records import InstrumentState
 from lowlat.risk.kernels import check_order, on_ack
@@ -62,38 +63,68 @@ def tick_to_order(
     params: np.ndarray,
     memory: np.ndarray,
     events: np.ndarray,
+    start: int,
     n: int,
     patterns: np.ndarray,
     intents: np.ndarray,
     outbound: np.ndarray,
     acks: np.ndarray,
     ticks: np.ndarray,
-) -> tuple[int, int, int, int]:
-    """Run ``events[:n]`` through the whole decision path.
+    changes: np.ndarray,
+    stop_on_send: bool,
+) -> tuple[int, int, int, int, int, int]:
+    """Run ``events[start:n]`` through the whole decision path, from output index 0.
 
     ``patterns`` (``PATTERN_EVENT_DTYPE``, ordered by trigger sequence) are handed to the
     strategy with the record whose ``seq`` triggered them. ``outbound`` receives the
     orders to send, ``acks`` the acknowledgements of decisions that did not leave,
-    ``ticks`` a TICK record per mid change (for the breakers and patterns; mid changes
-    beyond its size are counted as dropped by the signals). Returns ``(consumed, sent,
-    acked, ticks)``.
+    ``ticks`` a TICK record per mid change, and ``changes`` the circuit-breaker state
+    changes those ticks caused (the breakers judge each tick at once, so the next record's
+    gate sees them).
+
+    It stops early, before a record whose worst case would not fit the outputs, and —
+    with ``stop_on_send`` — after the first record whose decisions sent an order, so that
+    the caller can have the venue answer them before the next record is decided on.
+    Returns ``(next, consumed, sent, acked, ticks, changes)``: ``next`` is the index of
+    the first record not processed.
     """
     consumed = 0
     n_out = 0
     n_acks = 0
     n_ticks = 0
+    n_changes = 0
+    worst_changes = breakers.ints.shape[0] + 3  # one tick: every timer, the market, its own
+    room = intents.shape[0]
     next_pattern = 0
-    for i in range(n):
+    if start < n:
+        while (
+            next_pattern < patterns.shape[0]
+            and patterns[next_pattern]["trigger_seq"] < events[start]["seq"]
+        ):
+            next_pattern += 1
+    i = start
+    while i < n:
+        if (
+            n_out + room > outbound.shape[0]
+            or n_acks + room > acks.shape[0]
+            or n_ticks >= ticks.shape[0]
+            or n_changes + worst_changes > changes.shape[0]
+        ):
+            break
         e = events[i]
+        i += 1
         instrument = e["instrument"]
         # The book engine is called, not inlined: this kernel is compiled once per
         # strategy, and inlining the engine into each costs minutes of compilation.
-        if not apply_record(book, events, i):
+        if not apply_record(book, events, i - 1):
             continue
         consumed += 1
         slot = slot_of(book, instrument)
         if update(signals, book, slot, e["kind"], e["exchange_ns"]):
-            n_ticks = emit_tick(signals, slot, events, i, ticks, n_ticks)
+            first_tick = n_ticks
+            n_ticks = emit_tick(signals, slot, events, i - 1, ticks, n_ticks)
+            if n_ticks > first_tick:
+                n_changes += breaker_on_events(breakers, ticks[first_tick:], 1, changes[n_changes:])
         first = next_pattern
         while (
             next_pattern < patterns.shape[0] and patterns[next_pattern]["trigger_seq"] <= e["seq"]
@@ -105,7 +136,7 @@ def tick_to_order(
             ex,
             slot,
             events,
-            i,
+            i - 1,
             patterns[first:next_pattern],
             next_pattern - first,
             params,
@@ -113,6 +144,7 @@ def tick_to_order(
             intents,
         )
         next_id = ex.counters[C_NEXT_ID]
+        sent_before = n_out
         for j in range(wanted):
             intent = intents[j]
             intent["client_order_id"] = next_id + j
@@ -145,4 +177,6 @@ def tick_to_order(
             if reason == 0 and n_acks > acked:
                 # Risk reserved it, the gate did not send it: release the reservation.
                 on_ack(risk, acks, acked)
-    return consumed, n_out, n_acks, n_ticks
+        if stop_on_send and n_out > sent_before:
+            break
+    return i, consumed, n_out, n_acks, n_ticks, n_changes
