@@ -36,7 +36,7 @@ format: $(STAMP)
 # interpreted run's output follows the compiled one's. Only tests/core runs compiled under
 # coverage (the core's codegen runs at compile time); coverage's tracer would slow the
 # compilation of everything else several times over.
-INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals tests/execution tests/risk tests/venue
+INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals tests/execution tests/risk tests/venue tests/journal tests/control
 INTERPRETED_LOG := .pytest-interpreted.log
 
 test: lint

@@ -14,7 +14,7 @@ from lowlat import __version__
 from lowlat.cli import feed_transport
 from lowlat.cli.tables import format_table
 
-BENCH_SUITES = ("ring", "feeds", "book", "patterns", "risk", "venue")
+BENCH_SUITES = ("ring", "feeds", "book", "patterns", "risk", "venue", "tick-to-order", "journal")
 FEED_FORMATS = {
     "itch50": "lowlat.feeds.itch",
     "fix": "lowlat.feeds.fix",
@@ -306,7 +306,11 @@ def _load_bench(suite: str | None = None):
 
     try:
         harness = importlib.import_module("bench.harness")
-        module = None if suite is None else importlib.import_module(f"bench.{suite}")
+        module = None
+        if (
+            suite is not None
+        ):  # a suite's module is its name in Python: tick-to-order → tick_to_order
+            module = importlib.import_module(f"bench.{suite.replace('-', '_')}")
     except ModuleNotFoundError as missing:
         raise CommandError(
             "benchmarks live in the source checkout's bench/ directory; run lowlat from a "

@@ -1,0 +1,245 @@
+"""Tick-to-order benchmarks: feed event in → order past the risk gate, through the whole path.
+
+``lowlat bench tick-to-order``. The stream: the simulator's ``normal`` session (2
+instruments, seeded), ITCH 5.0 decoded once into market records. The path is
+:class:`~lowlat.execution.loop.EngineLoop` — book, signals, the example imbalance quoter
+on instrument 1 (a decision at most every 20 µs of event time), circuit breakers, pre-trade
+risk (the throttle raised to 1 M orders/s so that it does not refuse the bench's flow;
+every other limit at its default) and the decision gate — with the in-process venue
+answering every order, its reports applied to the order lifecycle and to risk.
+
+``latency``: a compiled producer (nogil, in the calling thread) publishes the records to
+a lossless ring at 1 M msg/s, busy-waiting on the monotonic clock and stamping
+``recv_ns`` as it publishes — the feed handler's receive time. The engine thread polls
+the ring and runs the loop. Tick-to-order = ``decision_ns − recv_ns`` of the record that
+triggered each decision, taken at the decision gate after the risk check: the
+execution stage's decision-latency samples, all of them (the sample ring holds the whole
+run), but the first 10 % of the decisions. The target is p99.9 ≤ 10 µs.
+
+``throughput``: the same records, all in the ring before the engine thread starts; the
+rate at which it drains them (records / seconds), the whole path included.
+
+``platform``: the share of time a lone thread is stalled, as in the ring suite — no
+cross-thread percentile can beat it. A run whose loop did not process every record, lost
+one, left a venue batch unsent or found the outbound buffer full is an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.harness import Case, format_report, percentiles_ns, run_suite, summarize
+from bench.patterns import produce_paced
+from bench.ring_kernels import stall_fraction
+from lowlat.book import BookConfig, OrderBooks
+from lowlat.core.lifecycle import Lifecycle, LifecycleState
+from lowlat.core.records import MARKET_EVENT_DTYPE
+from lowlat.core.ring import RingBus
+from lowlat.core.ring import kernels as ring_kernels
+from lowlat.execution import ExecutionConfig, ExecutionEngine
+from lowlat.execution.examples import imbalance_quoter_strategy
+from lowlat.execution.layout import C_DECISION_SAMPLES
+from lowlat.execution.loop import EngineLoop
+from lowlat.execution.pipeline import TradingPipeline
+from lowlat.feeds.itch import LENGTH_PREFIXED, ItchDecoder
+from lowlat.feeds.sim import Simulator, scenario
+from lowlat.risk import PreTradeRisk, RiskConfig, RiskLimits
+from lowlat.risk.breakers import CircuitBreakers
+from lowlat.signals.micro import MicroSignals
+from lowlat.venue import InProcessGateway, LatencyModel, VenueConfig
+
+__all__ = ["CASES", "format_table", "run", "stream"]
+
+SEED = 7
+INSTRUMENTS = 2
+RATE = 1_000_000
+INTERVAL_NS = 1_000_000_000 // RATE
+WARMUP_SHARE = 0.1
+TARGET_P999_NS = 10_000
+BLOCK = 64
+SAMPLES = 1 << 20  # decision-latency samples kept: more than any run decides
+LATENCY = "tick-to-order {}, 1 M msg/s"
+THROUGHPUT = "tick-to-order path, unpaced (records/s)"
+PLATFORM_STALLS = "platform: time a lone thread stalls > 5 µs"
+STALL_THRESHOLD_NS = 5_000
+_WORDS = MARKET_EVENT_DTYPE.itemsize // 8
+
+
+@functools.cache
+def stream(messages: int) -> np.ndarray:
+    """The decoded ``normal`` session with ``messages`` order-flow messages (shared: copy it)."""
+    sim = Simulator(scenario("normal", seed=SEED, instruments=INSTRUMENTS, messages=messages))
+    parts = [np.frombuffer(sim.header(), np.uint8)]
+    chunk = np.zeros(1 << 20, np.uint8)
+    while not sim.done:
+        parts.append(chunk[: sim.fill(chunk)].copy())
+    data = np.concatenate(parts)
+    records = np.empty(data.shape[0] // 21 + 1, MARKET_EVENT_DTYPE)
+    decoder = ItchDecoder(LENGTH_PREFIXED)
+    pos, n = decoder.decode(data, records)
+    if pos != data.shape[0] or decoder.quarantine.total:
+        raise RuntimeError("the simulated session does not decode cleanly")
+    return records[:n].copy()
+
+
+def engine_loop() -> EngineLoop:
+    """A fresh loop: READY lifecycle, the example quoter, default risk but the throttle."""
+    life = Lifecycle()
+    for state in (LifecycleState.WARMUP, LifecycleState.READY):
+        life.transition(state, "benchmark")
+    books = OrderBooks(BookConfig(instruments=INSTRUMENTS + 1, levels=256, orders=1 << 18))
+    limits = RiskLimits(max_orders_per_second=1_000_000, throttle_burst=10_000)
+    pipeline = TradingPipeline(
+        imbalance_quoter_strategy(1, min_interval_ns=20_000),
+        books=books,
+        signals=MicroSignals(None, books),
+        execution=ExecutionEngine(ExecutionConfig(orders=1 << 14, samples=SAMPLES), life),
+        risk=PreTradeRisk(RiskConfig(limits=limits), lifecycle=life),
+        breakers=CircuitBreakers(),
+        capacity=BLOCK,
+    )
+    instruments = tuple(range(1, INSTRUMENTS + 1))
+    venue = InProcessGateway(
+        VenueConfig(instruments=instruments, latency=LatencyModel(fixed_ns=20_000))
+    )
+    return EngineLoop(pipeline, venue, block=BLOCK)
+
+
+def _errors(loop: EngineLoop, records: int) -> int:
+    counters = loop.counters()
+    return (
+        abs(counters["events"] - records)
+        + counters["lost"]
+        + counters["stalled_routes"]
+        + loop.pipeline.execution.counters()["outbound_full"]
+    )
+
+
+def latency_run(n: int) -> tuple[np.ndarray, int, int]:
+    """Tick-to-order latencies (ns) after the warm-up share, errors, and decisions made."""
+    records = stream(n).copy()
+    words = records.view(np.int64).reshape(-1, _WORDS)
+    loop = engine_loop()
+    ring = RingBus(1 << 16)
+    consumer = ring.add_consumer(policy="lossless")
+    loop.start(ring, consumer)
+    try:
+        produce_paced(*ring.arrays, words, INTERVAL_NS)
+    finally:
+        loop.stop()
+        ring.close()
+    ex = loop.pipeline.execution.state
+    decisions = int(ex.counters[C_DECISION_SAMPLES])
+    samples = ex.decision_latency[: min(decisions, SAMPLES)]  # in decision order
+    timed = samples[int(len(samples) * WARMUP_SHARE) :]
+    return timed, _errors(loop, len(records)), decisions
+
+
+def throughput_run(n: int) -> tuple[float, int]:
+    """Records per second the engine thread drains from a full ring, and errors."""
+    records = stream(n)
+    loop = engine_loop()
+    ring = RingBus(1 << max(4, (len(records) - 1).bit_length()))
+    consumer = ring.add_consumer(policy="lossless")
+    published = ring_kernels.publish_batch(
+        *ring.arrays, records.view(np.int64).reshape(-1, _WORDS), len(records)
+    )
+    start = time.perf_counter_ns()
+    loop.start(ring, consumer)
+    loop.stop()
+    seconds = (time.perf_counter_ns() - start) / 1e9
+    ring.close()
+    return len(records) / seconds, _errors(loop, len(records)) + len(records) - published
+
+
+def _case_latency(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [latency_run(events) for _ in range(repeats)]
+    per_run = [percentiles_ns(latencies) for latencies, _, _ in runs]
+    note = (
+        f"engine thread + paced producer; {len(stream(events))} records, "
+        f"{runs[0][2]} decisions/run; block {BLOCK}"
+    )
+    results = []
+    for key in ("p50", "p99", "p99.9", "max"):
+        result: dict[str, Any] = {
+            "name": LATENCY.format(key),
+            "unit": "ns",
+            "better": "lower",
+            **summarize([p[key] for p in per_run]),
+            "samples": per_run[0]["count"],
+            "errors": sum(errors for _, errors, _ in runs),
+            "note": note,
+        }
+        if key == "p99.9":
+            result["target"] = TARGET_P999_NS
+        if key == "max":
+            result["informational"] = True  # one preemption decides it
+        results.append(result)
+    return results
+
+
+def _case_throughput(repeats: int, events: int) -> list[dict[str, Any]]:
+    runs = [throughput_run(events) for _ in range(repeats)]
+    return [
+        {
+            "name": THROUGHPUT,
+            "unit": "msg/s",
+            "better": "higher",
+            **summarize([rate for rate, _ in runs]),
+            "errors": sum(errors for _, errors in runs),
+            "note": "one engine thread, the whole path, venue included",
+        }
+    ]
+
+
+def _case_platform(repeats: int, events: int) -> list[dict[str, Any]]:
+    """The machine's own jitter while the suite runs (``events`` = milliseconds)."""
+    runs = [stall_fraction(events * 1_000_000, STALL_THRESHOLD_NS) for _ in range(repeats)]
+    return [
+        {
+            "name": PLATFORM_STALLS,
+            "unit": "%",
+            "better": "lower",
+            **summarize([100.0 * fraction for fraction, _ in runs]),
+            "informational": True,
+            "note": "as in the ring suite: the share of time this thread did not run",
+        }
+    ]
+
+
+def warm_up() -> None:
+    """Compile (or load) the producer and the engine loop before timing."""
+    records = stream(2_000).copy()
+    loop = engine_loop()
+    loop.process(records)
+    ring = RingBus(64)
+    consumer = ring.add_consumer(policy="lossless")
+    loop.start(ring, consumer)
+    produce_paced(*ring.arrays, records[:32].view(np.int64).reshape(-1, _WORDS), 0)
+    loop.stop()
+    ring.close()
+    stall_fraction(1_000, STALL_THRESHOLD_NS)
+
+
+# key: (case, events per run in full mode, in quick mode)
+CASES: dict[str, Case] = {
+    "platform": (_case_platform, 500, 200),  # milliseconds, not events
+    "latency": (_case_latency, 1_000_000, 300_000),
+    "throughput": (_case_throughput, 1_000_000, 300_000),
+}
+
+
+def run(quick: bool = False, repeats: int | None = None, **options: Any) -> dict[str, Any]:
+    """Run the tick-to-order suite; ``options`` are ``events`` and ``only``."""
+    return run_suite(
+        "tick-to-order", CASES, quick=quick, repeats=repeats, warm_up=warm_up, **options
+    )
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as a table."""
+    return format_report(report)
