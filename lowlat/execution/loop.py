@@ -1,12 +1,13 @@
 """``EngineLoop``: the whole in-process trading path in one compiled loop, and its thread.
 
 Control code around :mod:`lowlat.execution.loop_kernels`. It allocates every buffer the
-loop writes once (:class:`LoopScratch`), and either processes a batch of events in the
-calling thread (:meth:`EngineLoop.process` — deterministic, for tests and replays) or
+loop writes once (:class:`LoopScratch`), and either processes records in the calling
+thread (:meth:`EngineLoop.process` — deterministic, for tests, recovery and replays) or
 runs the engine thread that polls a feed ring until stopped (:meth:`EngineLoop.start`,
 :meth:`EngineLoop.stop`). The thread spends its life inside one nogil kernel call: it
 never takes the GIL while trading, so nothing the control plane does in Python can delay
-it.
+it. The control plane talks to it through :attr:`EngineLoop.control` only: the stop word,
+journaling on or off, and cancel-all requests (:meth:`EngineLoop.request_cancel_all`).
 """
 
 from __future__ import annotations
@@ -16,26 +17,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lowlat.control.config import MetricsConfig, StageBudgets
+from lowlat.control.metrics import Metrics
 from lowlat.core.atomics import load_acquire, store_release
 from lowlat.core.records import ACK_DTYPE, FILL_DTYPE, MARKET_EVENT_DTYPE, ORDER_DTYPE
 from lowlat.core.ring import RingBus
-from lowlat.execution.loop_kernels import (
-    L_BLOCKS,
-    L_BREAKER_CHANGES,
-    L_CONSUMED,
-    L_EVENTS,
-    L_EXEC_ACKS,
-    L_FILLS,
-    L_LOST,
-    L_ORDERS,
-    L_REPORTS,
-    L_STALLED_ROUTES,
-    L_STOP,
-    LOOP_WORDS,
-    process_block,
-    run_from_ring,
-)
+from lowlat.core.ring.bus import RingArrays
+from lowlat.execution import loop_kernels as lk
 from lowlat.execution.pipeline import TradingPipeline
+from lowlat.journal import ENTRY_DTYPE, Journal
 from lowlat.risk.breakers import BREAKER_EVENT_DTYPE
 from lowlat.signals.patterns import PATTERN_EVENT_DTYPE
 from lowlat.venue import InProcessGateway
@@ -45,34 +35,83 @@ from lowlat.venue.records import EXEC_REPORT_DTYPE
 __all__ = ["LOOP_COUNTERS", "EngineLoop", "LoopScratch"]
 
 LOOP_COUNTERS = {
-    "events": L_EVENTS,
-    "consumed": L_CONSUMED,
-    "blocks": L_BLOCKS,
-    "orders": L_ORDERS,
-    "reports": L_REPORTS,
-    "fills": L_FILLS,
-    "exec_acks": L_EXEC_ACKS,
-    "breaker_changes": L_BREAKER_CHANGES,
-    "lost": L_LOST,
-    "stalled_routes": L_STALLED_ROUTES,
+    "events": lk.L_EVENTS,
+    "consumed": lk.L_CONSUMED,
+    "blocks": lk.L_BLOCKS,
+    "orders": lk.L_ORDERS,
+    "reports": lk.L_REPORTS,
+    "fills": lk.L_FILLS,
+    "exec_acks": lk.L_EXEC_ACKS,
+    "breaker_changes": lk.L_BREAKER_CHANGES,
+    "lost": lk.L_LOST,
+    "stalled_routes": lk.L_STALLED_ROUTES,
+    "journaled": lk.L_JOURNALED,
+    "journal_refused": lk.L_JOURNAL_REFUSED,
+    "cancel_all_done": lk.L_CANCEL_ALL_DONE,
+    "cancels_sent": lk.L_CANCELS_SENT,
 }
+_WORDS = 8  # every record is 64 bytes
 
 
 class LoopScratch(NamedTuple):
-    """Every buffer one block writes, allocated once."""
+    """Every buffer one block writes, allocated once; ``*_words`` are int64 views of the same."""
 
     block: np.ndarray  # MARKET_EVENT_DTYPE: the block being processed
-    block_words: np.ndarray  # the same memory as int64 words (what the ring copies)
+    block_words: np.ndarray
     patterns: np.ndarray  # PATTERN_EVENT_DTYPE handed to the strategy (none in this loop)
     intents: np.ndarray  # ORDER_DTYPE: one strategy call's intents
     outbound: np.ndarray  # ORDER_DTYPE: orders that left
+    outbound_words: np.ndarray
     decision_acks: np.ndarray  # ACK_DTYPE: decisions that did not leave
+    decision_ack_words: np.ndarray
     ticks: np.ndarray  # MARKET_EVENT_DTYPE TICKs: mid changes
     breaker_changes: np.ndarray  # BREAKER_EVENT_DTYPE
+    breaker_words: np.ndarray
     reports: np.ndarray  # EXEC_REPORT_DTYPE: the venue's scratch
     venue_acks: np.ndarray  # ACK_DTYPE: the venue's reports
+    venue_ack_words: np.ndarray
     venue_fills: np.ndarray  # FILL_DTYPE
+    venue_fill_words: np.ndarray
     exec_acks: np.ndarray  # ACK_DTYPE: acks of the orders the reports moved
+
+
+def _records(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    records = np.zeros(n, dtype)
+    return records, records.view(np.int64).reshape(n, _WORDS)
+
+
+def allocate_scratch(pipeline: TradingPipeline, venue: InProcessGateway, block: int) -> LoopScratch:
+    """Buffers for blocks of ``block`` records through ``pipeline`` and ``venue``."""
+    intents = pipeline.strategy.max_intents
+    orders = block * intents
+    reports = report_capacity(venue.config) * 2
+    events, event_words = _records(block, MARKET_EVENT_DTYPE)
+    outbound, outbound_words = _records(orders, ORDER_DTYPE)
+    decision_acks, decision_ack_words = _records(orders, ACK_DTYPE)
+    changes, change_words = _records(
+        block * (pipeline.breakers.config.instruments + 3), BREAKER_EVENT_DTYPE
+    )
+    venue_acks, venue_ack_words = _records(reports, ACK_DTYPE)
+    venue_fills, venue_fill_words = _records(reports, FILL_DTYPE)
+    return LoopScratch(
+        block=events,
+        block_words=event_words,
+        patterns=np.zeros(0, PATTERN_EVENT_DTYPE),
+        intents=np.zeros(intents, ORDER_DTYPE),
+        outbound=outbound,
+        outbound_words=outbound_words,
+        decision_acks=decision_acks,
+        decision_ack_words=decision_ack_words,
+        ticks=np.zeros(block, MARKET_EVENT_DTYPE),
+        breaker_changes=changes,
+        breaker_words=change_words,
+        reports=np.zeros(reports, EXEC_REPORT_DTYPE),
+        venue_acks=venue_acks,
+        venue_ack_words=venue_ack_words,
+        venue_fills=venue_fills,
+        venue_fill_words=venue_fill_words,
+        exec_acks=np.zeros(reports, ACK_DTYPE),
+    )
 
 
 class EngineLoop:
@@ -89,35 +128,36 @@ class EngineLoop:
         Records per block: the most the loop polls from the ring at once, and the records
         per compiled call of :meth:`process` (each call costs about 0.1 ms to enter: it
         hands over every array of every component). Decisions do not depend on it.
+    metrics
+        Where the loop samples stage latencies (a private one when None).
+    journal
+        The journal whose ring (producer ``journal_producer``) receives every input and
+        output, in order, once :meth:`journal_on` is called. None: nothing is journaled.
     """
 
     def __init__(
-        self, pipeline: TradingPipeline, venue: InProcessGateway, *, block: int = 256
+        self,
+        pipeline: TradingPipeline,
+        venue: InProcessGateway,
+        *,
+        block: int = 256,
+        metrics: Metrics | None = None,
+        journal: Journal | None = None,
+        journal_producer: int = 0,
     ) -> None:
         if block < 1:
             raise ValueError(f"block must be at least 1 record, got {block}")
         self.pipeline = pipeline
         self.venue = venue
-        intents = pipeline.strategy.max_intents
-        orders = block * intents
-        worst_breaker = pipeline.breakers.config.instruments + 3
-        reports = report_capacity(venue.config) * 2
-        events = np.zeros(block, MARKET_EVENT_DTYPE)
-        self.scratch = LoopScratch(
-            block=events,
-            block_words=events.view(np.int64).reshape(block, MARKET_EVENT_DTYPE.itemsize // 8),
-            patterns=np.zeros(0, PATTERN_EVENT_DTYPE),
-            intents=np.zeros(intents, ORDER_DTYPE),
-            outbound=np.zeros(orders, ORDER_DTYPE),
-            decision_acks=np.zeros(orders, ACK_DTYPE),
-            ticks=np.zeros(block, MARKET_EVENT_DTYPE),
-            breaker_changes=np.zeros(block * worst_breaker, BREAKER_EVENT_DTYPE),
-            reports=np.zeros(reports, EXEC_REPORT_DTYPE),
-            venue_acks=np.zeros(reports, ACK_DTYPE),
-            venue_fills=np.zeros(reports, FILL_DTYPE),
-            exec_acks=np.zeros(reports, ACK_DTYPE),
-        )
-        self.control = np.zeros(LOOP_WORDS, np.int64)
+        self.metrics = metrics or Metrics(MetricsConfig(), StageBudgets())
+        self.journal = journal
+        if journal is not None:
+            self._journal_ring = journal.ring(journal_producer)
+        else:  # never written: the journal word stays 0
+            empty = np.zeros((2, ENTRY_DTYPE.itemsize // 8), np.int64)
+            self._journal_ring = RingArrays(np.zeros(64, np.int64), np.zeros(2, np.int64), empty)
+        self.scratch = allocate_scratch(pipeline, venue, block)
+        self.control = np.zeros(lk.LOOP_WORDS, np.int64)
         self._thread: threading.Thread | None = None
         self._processed = 0
         self._error: BaseException | None = None
@@ -130,12 +170,11 @@ class EngineLoop:
             p.strategy.memory, self.venue.engine.state, self.venue.state,
         )  # fmt: skip
 
-    def _outputs(self) -> tuple:
-        s = self.scratch
-        return (
-            s.intents, s.outbound, s.decision_acks, s.ticks, s.breaker_changes, s.reports,
-            s.venue_acks, s.venue_fills, s.exec_acks, self.control,
-        )  # fmt: skip
+    def journal_on(self, on: bool = True) -> None:
+        """Start (or stop) handing every input and output to the journal ring."""
+        if on and self.journal is None:
+            raise ValueError("this loop has no journal")
+        store_release(self.control, lk.L_JOURNAL, int(on))
 
     def process(self, events: np.ndarray) -> int:
         """Run ``events`` through the loop in this thread, block by block; return orders sent."""
@@ -148,10 +187,46 @@ class EngineLoop:
         for start in range(0, len(events), len(block)):
             part = events[start : start + len(block)]
             block[: len(part)] = part
-            inputs = (block, len(part), self.scratch.patterns)
-            sent += int(process_block(*self._components(), *inputs, *self._outputs()))
-            self.control[L_EVENTS] += len(part)
+            sent += int(
+                lk.process_block(
+                    *self._components(),
+                    self.scratch,
+                    len(part),
+                    self.control,
+                    self.metrics.arrays,
+                    self._journal_ring,
+                )
+            )
+            self.control[lk.L_EVENTS] += len(part)
         return sent
+
+    def cancel_all(self) -> int:
+        """Cancel every resting order now, in this thread; return the cancels sent."""
+        if self.running:
+            raise RuntimeError("the engine thread is running: use request_cancel_all()")
+        return int(
+            lk.cancel_working(
+                self.pipeline.execution.state,
+                self.pipeline.execution.lifecycle.reader,
+                self.pipeline.risk.state,
+                self.venue.engine.state,
+                self.venue.state,
+                self.scratch,
+                self.control,
+                self.metrics.arrays,
+                self._journal_ring,
+            )
+        )
+
+    def request_cancel_all(self) -> int:
+        """Ask the running engine thread to cancel every resting order; return the request's number.
+
+        The thread carries it out before its next poll; ``counters()["cancel_all_done"]``
+        reaches the number once it has.
+        """
+        request = int(load_acquire(self.control, lk.L_CANCEL_ALL)) + 1
+        store_release(self.control, lk.L_CANCEL_ALL, request)
+        return request
 
     @property
     def running(self) -> bool:
@@ -163,15 +238,15 @@ class EngineLoop:
         if self.running:
             raise RuntimeError("the engine thread is already running")
         ring.check_consumer(consumer)
-        store_release(self.control, L_STOP, 0)
+        store_release(self.control, lk.L_STOP, 0)
         args = (
-            *ring.arrays, consumer, self.scratch.block_words, self.scratch.block,
-            *self._components(), self.scratch.patterns, *self._outputs(),
+            *ring.arrays, consumer, *self._components(), self.scratch, self.control,
+            self.metrics.arrays, self._journal_ring,
         )  # fmt: skip
 
         def engine() -> None:
             try:
-                self._processed += int(run_from_ring(*args))
+                self._processed += int(lk.run_from_ring(*args))
             except BaseException as error:  # kept for stop() to raise in the caller's thread
                 self._error = error
 
@@ -190,7 +265,7 @@ class EngineLoop:
         """
         if self._thread is None:
             return self._processed
-        store_release(self.control, L_STOP, 1)
+        store_release(self.control, lk.L_STOP, 1)
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise TimeoutError(f"the engine thread did not stop within {timeout} s")

@@ -9,43 +9,62 @@ lifecycle and risk (open orders, positions, PnL). :func:`run_from_ring` is the e
 thread: it polls the feed's ring and processes each block, until the control cell's stop
 word is set, never waiting on anything but the ring.
 
-Every output the control plane may want (breaker changes, acks for the strategy and the
-journal) lands in the preallocated :class:`~lowlat.execution.loop.LoopScratch` and is
-counted in ``control``; the block's results are overwritten by the next block, so a
-caller that wants them reads them between calls to :func:`process_block`.
+Every buffer is the preallocated :class:`~lowlat.execution.loop.LoopScratch` (``s``);
+``control`` holds the words the control plane writes (stop, journaling on, cancel-all
+requests) and the loop's counters. The loop samples stage latencies into the control
+plane's metrics (INGEST: receive → polled; DECISION: trigger received → order past the
+gate; SEND: the venue call; ACK: the venue's latency as its reports stamp it) and hands
+every input and output to the journal ring, in order, when journaling is on — a refused
+hand-off (the writer a full ring behind) is counted, never waited for.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from lowlat.control.metrics.kernels import sample
+from lowlat.control.stages import Stage
 from lowlat.core.atomics import cpu_relax, load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import hot_kernel
+from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.records import OrderAction
 from lowlat.core.ring.kernels import poll_batch
-from lowlat.execution.kernels import on_reports
+from lowlat.execution.kernels import on_reports, submit
+from lowlat.execution.layout import C_NEXT_ID, O_ACCOUNT, O_ID, O_INSTRUMENT, O_SIDE, O_STATE
 from lowlat.execution.pipeline_kernels import tick_to_order
-from lowlat.risk.kernels import on_ack, on_fill
+from lowlat.execution.states import OrderState
+from lowlat.journal.format import RecordType
+from lowlat.journal.kernels import publish_batch
+from lowlat.risk.kernels import check_order, on_ack, on_fill
 from lowlat.venue.gateway_kernels import route
 
 __all__ = [
     "LOOP_WORDS",
     "L_BLOCKS",
     "L_BREAKER_CHANGES",
+    "L_CANCELS_SENT",
+    "L_CANCEL_ALL",
+    "L_CANCEL_ALL_DONE",
     "L_CONSUMED",
     "L_EVENTS",
     "L_EXEC_ACKS",
     "L_FILLS",
+    "L_JOURNAL",
+    "L_JOURNALED",
+    "L_JOURNAL_REFUSED",
     "L_LOST",
     "L_ORDERS",
     "L_REPORTS",
     "L_STALLED_ROUTES",
     "L_STOP",
+    "cancel_working",
     "process_block",
+    "route_and_apply",
     "run_from_ring",
 ]
 
-# control[L_*]: the stop word the control plane writes, and counters only the loop writes.
+# control[L_*]: words the control plane writes (stop, journaling, cancel-all), and
+# counters only the loop writes.
 L_STOP = 0
 L_EVENTS = 1  # records polled from the ring
 L_CONSUMED = 2  # records the books consumed
@@ -57,7 +76,103 @@ L_EXEC_ACKS = 7  # acks of orders the reports moved
 L_BREAKER_CHANGES = 8
 L_LOST = 9  # feed records this consumer lost to the producer lapping it (overwrite policy)
 L_STALLED_ROUTES = 10  # venue batches that did not fit the scratch space (not sent on)
-LOOP_WORDS = 16
+L_JOURNAL = 11  # control: 1 = hand every input and output to the journal ring
+L_JOURNALED = 12  # records handed to the journal ring
+L_JOURNAL_REFUSED = 13  # records the journal ring refused (its writer a full ring behind)
+L_CANCEL_ALL = 14  # control: requests to cancel every working order (the kill switch)
+L_CANCEL_ALL_DONE = 15  # requests carried out
+L_CANCELS_SENT = 16  # cancels sent by them
+LOOP_WORDS = 24
+
+_MARKET_EVENT = RecordType.MARKET_EVENT.value
+_ORDER = RecordType.ORDER.value
+_ACK = RecordType.ACK.value
+_FILL = RecordType.FILL.value
+_BREAKER = RecordType.BREAKER.value
+_INGEST = Stage.INGEST.value
+_DECISION = Stage.DECISION.value
+_SEND = Stage.SEND.value
+_ACK_STAGE = Stage.ACK.value
+_CANCEL = OrderAction.CANCEL.value
+_ACKED = OrderState.ACKED.value
+_PARTIAL = OrderState.PARTIAL.value
+
+
+@hot_kernel_inline
+def _journal(journal, control: np.ndarray, rtype: int, now: int, rows: np.ndarray, n: int) -> None:
+    """Hand ``rows[:n]`` (int64 words of 64-byte records) to the journal ring, if journaling."""
+    if n > 0 and control[L_JOURNAL] != 0:
+        done = publish_batch(journal.header, journal.stamps, journal.slots, rtype, now, rows, 0, n)
+        control[L_JOURNALED] += done
+        control[L_JOURNAL_REFUSED] += n - done
+
+
+@hot_kernel
+def route_and_apply(
+    ex, risk, venue, gateway, s, sent: int, control: np.ndarray, metrics, journal
+) -> None:
+    """Send ``s.outbound[:sent]`` to the venue; apply its reports to the lifecycle and risk."""
+    start = 0
+    while start < sent:
+        begin = monotonic_ns()
+        routed, n_acks, n_fills = route(
+            venue, gateway, s.outbound, start, sent, s.reports, s.venue_acks, s.venue_fills
+        )
+        if routed == start:
+            control[L_STALLED_ROUTES] += 1
+            break
+        now = monotonic_ns()
+        sample(metrics, _SEND, now - begin)
+        start = routed
+        control[L_EXEC_ACKS] += on_reports(ex, s.venue_acks, n_acks, now, s.exec_acks, 0)
+        for k in range(n_acks):
+            on_ack(risk, s.venue_acks, k)
+            sample(
+                metrics,
+                _ACK_STAGE,
+                s.venue_acks[k]["completion_ns"] - s.venue_acks[k]["decision_ns"],
+            )
+        for k in range(n_fills):
+            on_fill(risk, s.venue_fills, k)
+        control[L_REPORTS] += n_acks
+        control[L_FILLS] += n_fills
+        _journal(journal, control, _ACK, now, s.venue_ack_words, n_acks)
+        _journal(journal, control, _FILL, now, s.venue_fill_words, n_fills)
+
+
+@hot_kernel
+def cancel_working(
+    ex, lifecycle: np.ndarray, risk, venue, gateway, s, control, metrics, journal
+) -> int:
+    """Send a cancel for every resting order (the kill switch's request); return how many."""
+    orders = ex.orders
+    total = 0
+    for entry in range(orders.shape[0]):
+        state = orders[entry, O_STATE]
+        if state != _ACKED and state != _PARTIAL:
+            continue
+        intent = s.intents[0]
+        intent["action"] = _CANCEL
+        intent["orig_client_order_id"] = orders[entry, O_ID]
+        intent["instrument"] = orders[entry, O_INSTRUMENT]
+        intent["account"] = orders[entry, O_ACCOUNT]
+        intent["side"] = orders[entry, O_SIDE]
+        intent["price"] = 0
+        intent["qty"] = 0
+        intent["client_order_id"] = ex.counters[C_NEXT_ID]
+        now = monotonic_ns()
+        check_order(risk, s.intents, 0, now, 0)  # cancels always pass; risk tracks them
+        sent, acked = submit(
+            ex, lifecycle, s.intents, 0, 0, 0, 0, now, s.outbound, 0, s.decision_acks, 0
+        )
+        if acked:
+            on_ack(risk, s.decision_acks, 0)  # refused by the gate: risk forgets the request
+        _journal(journal, control, _ORDER, now, s.outbound_words, sent)
+        _journal(journal, control, _ACK, now, s.decision_ack_words, acked)
+        route_and_apply(ex, risk, venue, gateway, s, sent, control, metrics, journal)
+        total += sent
+    control[L_CANCELS_SENT] += total
+    return total
 
 
 @hot_kernel
@@ -73,55 +188,44 @@ def process_block(
     memory: np.ndarray,
     venue,
     gateway,
-    events: np.ndarray,
+    s,
     n: int,
-    patterns: np.ndarray,
-    intents: np.ndarray,
-    outbound: np.ndarray,
-    decision_acks: np.ndarray,
-    ticks: np.ndarray,
-    breaker_changes: np.ndarray,
-    reports: np.ndarray,
-    venue_acks: np.ndarray,
-    venue_fills: np.ndarray,
-    exec_acks: np.ndarray,
     control: np.ndarray,
+    metrics,
+    journal,
 ) -> int:
-    """Run ``events[:n]`` through the decision path and the venue; return orders sent.
+    """Run ``s.block[:n]`` through the decision path and the venue; return orders sent.
 
     A record's orders reach the venue, and the venue's answers the order lifecycle and
     risk, before the next record is decided on (``tick_to_order`` stops after a record
     that sent); the breakers judge its mid change at once. So what is decided does not
     depend on how the records were grouped into blocks — a replay decides as the live
-    run did.
+    run did. With ``control[L_JOURNAL]`` set, every record processed, every decision, ack,
+    fill and breaker change is handed to the journal ring in the order it happened.
     """
+    events = s.block
+    if n > 0:
+        sample(metrics, _INGEST, monotonic_ns() - events[0]["recv_ns"])
     total = 0
     i = 0
     while i < n:
-        i, consumed, sent, _acked, _moved, changed = tick_to_order(
+        first = i
+        i, consumed, sent, acked, _moved, changed = tick_to_order(
             book, signals, ex, lifecycle, risk, breakers, strategy, params, memory,
-            events, i, n, patterns, intents, outbound, decision_acks, ticks, breaker_changes,
-            True,
+            events, i, n, s.patterns, s.intents, s.outbound, s.decision_acks, s.ticks,
+            s.breaker_changes, True,
         )  # fmt: skip
+        now = monotonic_ns()
         control[L_CONSUMED] += consumed
         control[L_BREAKER_CHANGES] += changed
-        start = 0
-        while start < sent:
-            routed, n_acks, n_fills = route(
-                venue, gateway, outbound, start, sent, reports, venue_acks, venue_fills
-            )
-            if routed == start:
-                control[L_STALLED_ROUTES] += 1
-                break
-            start = routed
-            now = monotonic_ns()
-            control[L_EXEC_ACKS] += on_reports(ex, venue_acks, n_acks, now, exec_acks, 0)
-            for k in range(n_acks):
-                on_ack(risk, venue_acks, k)
-            for k in range(n_fills):
-                on_fill(risk, venue_fills, k)
-            control[L_REPORTS] += n_acks
-            control[L_FILLS] += n_fills
+        if control[L_JOURNAL] != 0:
+            _journal(journal, control, _MARKET_EVENT, now, s.block_words[first:i], i - first)
+            _journal(journal, control, _BREAKER, now, s.breaker_words, changed)
+            _journal(journal, control, _ORDER, now, s.outbound_words, sent)
+            _journal(journal, control, _ACK, now, s.decision_ack_words, acked)
+        for k in range(sent):
+            sample(metrics, _DECISION, s.outbound[k]["decision_ns"] - events[i - 1]["recv_ns"])
+        route_and_apply(ex, risk, venue, gateway, s, sent, control, metrics, journal)
         control[L_ORDERS] += sent
         total += sent
     control[L_BLOCKS] += 1
@@ -134,8 +238,6 @@ def run_from_ring(
     stamps: np.ndarray,
     slots: np.ndarray,
     consumer: int,
-    block_words: np.ndarray,
-    block: np.ndarray,
     book,
     signals,
     ex,
@@ -147,32 +249,28 @@ def run_from_ring(
     memory: np.ndarray,
     venue,
     gateway,
-    patterns: np.ndarray,
-    intents: np.ndarray,
-    outbound: np.ndarray,
-    decision_acks: np.ndarray,
-    ticks: np.ndarray,
-    breaker_changes: np.ndarray,
-    reports: np.ndarray,
-    venue_acks: np.ndarray,
-    venue_fills: np.ndarray,
-    exec_acks: np.ndarray,
+    s,
     control: np.ndarray,
+    metrics,
+    journal,
 ) -> int:
     """Poll the ring as ``consumer`` and process every block until ``control[L_STOP]`` is set.
 
-    ``block_words`` is ``block`` (``MARKET_EVENT_DTYPE``) viewed as int64 words, the form
-    the ring copies into. Busy-polls: the engine thread owns its core. Returns the number
-    of records processed. The stop word is checked only when the ring is empty, so every
-    record published before the stop is processed.
+    Busy-polls: the engine thread owns its core. Between blocks it carries out a
+    cancel-all request of the control plane (``control[L_CANCEL_ALL]``). Returns the
+    number of records processed. Every record published before the stop is processed.
     """
     total = 0
-    capacity = block.shape[0]
+    capacity = s.block.shape[0]
     while True:
+        requested = load_acquire(control, L_CANCEL_ALL)
+        if requested > control[L_CANCEL_ALL_DONE]:
+            cancel_working(ex, lifecycle, risk, venue, gateway, s, control, metrics, journal)
+            store_release(control, L_CANCEL_ALL_DONE, requested)
         # Read the stop word before polling: whatever was published before the stop was
         # stored is then visible to this poll, so an empty poll after it means drained.
         stopping = load_acquire(control, L_STOP) != 0
-        count, _first, lost = poll_batch(header, stamps, slots, consumer, block_words, capacity)
+        count, _first, lost = poll_batch(header, stamps, slots, consumer, s.block_words, capacity)
         if lost > 0:
             control[L_LOST] += lost
         if count == 0:
@@ -182,8 +280,7 @@ def run_from_ring(
             continue
         process_block(
             book, signals, ex, lifecycle, risk, breakers, strategy, params, memory, venue,
-            gateway, block, count, patterns, intents, outbound, decision_acks, ticks,
-            breaker_changes, reports, venue_acks, venue_fills, exec_acks, control,
+            gateway, s, count, control, metrics, journal,
         )  # fmt: skip
         total += count
         store_release(control, L_EVENTS, control[L_EVENTS] + count)

@@ -18,6 +18,7 @@ from lowlat.execution.loop import EngineLoop
 from lowlat.execution.pipeline import TradingPipeline
 from lowlat.feeds.itch import iter_records
 from lowlat.feeds.sim import write_scenario
+from lowlat.journal import Journal, JournalReader, RecordType, record_dtype
 from lowlat.risk import PreTradeRisk
 from lowlat.risk.breakers import CircuitBreakers
 from lowlat.signals.micro import MicroSignals
@@ -125,3 +126,70 @@ def test_a_running_loop_refuses_to_process_in_another_thread(session: np.ndarray
         loop.start(ring, 0)
     loop.stop()
     ring.close()
+
+
+def test_a_journaled_loop_records_every_input_and_output_in_order(
+    session: np.ndarray, tmp_path: Path
+) -> None:
+    pipeline, venue = _parts()
+    with Journal(tmp_path / "journal") as journal:
+        loop = EngineLoop(pipeline, venue, block=BLOCK, journal=journal)
+        loop.journal_on()
+        sent = loop.process(session)
+        journal.sync()
+        counters = loop.counters()
+        assert counters["journal_refused"] == 0
+        types, seqs = [], []
+        orders = []
+        for batch in JournalReader(tmp_path / "journal"):
+            types.extend(batch.types.tolist())
+            seqs.extend(batch.seqs.tolist())
+            orders.append(batch.records(RecordType.ORDER))
+    assert seqs == list(range(len(seqs)))
+    assert len(types) == counters["journaled"]
+    assert types.count(RecordType.MARKET_EVENT) == len(session)
+    assert types.count(RecordType.ORDER) == sent
+    assert types.count(RecordType.ACK) == counters["reports"] + (
+        pipeline.execution.counters()["decisions"] - sent
+    )
+    # Every order comes after the market event that triggered it.
+    seen: set[int] = set()
+    for batch in JournalReader(tmp_path / "journal"):
+        for k in range(len(batch)):
+            if batch.types[k] in (RecordType.MARKET_EVENT, RecordType.ORDER):
+                record = np.frombuffer(batch.payload(k), record_dtype(int(batch.types[k])))[0]
+                if batch.types[k] == RecordType.MARKET_EVENT:
+                    seen.add(int(record["seq"]))
+                else:
+                    assert int(record["trigger_seq"]) in seen
+
+
+def test_cancel_all_cancels_every_resting_order_at_the_venue_and_in_risk(
+    session: np.ndarray,
+) -> None:
+    pipeline, venue = _parts()
+    loop = EngineLoop(pipeline, venue, block=BLOCK)
+    loop.process(session)
+    resting = pipeline.execution.working_orders()
+    assert resting
+    assert loop.cancel_all() == len(resting)
+    assert pipeline.execution.working_orders() == []
+    assert pipeline.risk.working_orders() == []
+    book = venue.engine.book(1)  # only our quotes ever rested there
+    assert (book.bids, book.asks) == ([], [])
+
+
+def test_the_engine_thread_carries_out_a_cancel_all_request(session: np.ndarray) -> None:
+    pipeline, venue = _parts()
+    loop = EngineLoop(pipeline, venue, block=BLOCK)
+    loop.process(session)
+    resting = len(pipeline.execution.working_orders())
+    ring = RingBus(1 << 10)
+    loop.start(ring, ring.add_consumer())
+    request = loop.request_cancel_all()
+    loop.stop()
+    ring.close()
+    counters = loop.counters()
+    assert counters["cancel_all_done"] == request
+    assert counters["cancels_sent"] == resting > 0
+    assert pipeline.execution.working_orders() == []
