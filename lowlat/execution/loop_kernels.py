@@ -263,13 +263,13 @@ def run_from_ring(
     total = 0
     capacity = s.block.shape[0]
     while True:
+        # Read the stop word first: whatever was requested or published before the stop
+        # was stored is then visible below, so an empty poll after it means drained.
+        stopping = load_acquire(control, L_STOP) != 0
         requested = load_acquire(control, L_CANCEL_ALL)
         if requested > control[L_CANCEL_ALL_DONE]:
             cancel_working(ex, lifecycle, risk, venue, gateway, s, control, metrics, journal)
             store_release(control, L_CANCEL_ALL_DONE, requested)
-        # Read the stop word before polling: whatever was published before the stop was
-        # stored is then visible to this poll, so an empty poll after it means drained.
-        stopping = load_acquire(control, L_STOP) != 0
         count, _first, lost = poll_batch(header, stamps, slots, consumer, s.block_words, capacity)
         if lost > 0:
             control[L_LOST] += lost
