@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lowlat import __version__
-from lowlat.cli import feed_transport
+from lowlat.cli import feed_transport, operate
 from lowlat.cli.tables import format_table
 
 BENCH_SUITES = ("ring", "feeds", "book", "patterns", "risk", "venue", "tick-to-order", "journal")
@@ -40,13 +40,27 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run every capability and print a summary table (the main job)"
     )
-    run.add_argument("--no-bench", action="store_true", help="skip the quick benchmarks")
     run.add_argument(
         "--config",
         type=Path,
-        help="TOML with [market], [book], [signals], [lanes] and [patterns] tables "
-        "(default: lowlat/cli/run.toml)",
+        help="the session's TOML (default: lowlat/control/session.toml, every key documented)",
     )
+    run.add_argument("--duration", type=float, metavar="SECONDS", help="how long the feed runs")
+    run.add_argument("--rate", type=int, metavar="MSG_PER_S", help="the feed's message rate")
+    run.add_argument("--scenario", help="the simulator scenario (`lowlat sim --help`)")
+    run.add_argument("--http-port", type=int, help="/metrics and the probes (default 9464)")
+    run.add_argument(
+        "--journal",
+        type=Path,
+        metavar="DIR",
+        help="journal here (an existing session is recovered)",
+    )
+    run.add_argument(
+        "--market-config",
+        type=Path,
+        help="TOML for the lanes/patterns market run (default: lowlat/cli/run.toml)",
+    )
+    run.add_argument("--bench", action="store_true", help="also run every benchmark suite, quick")
 
     demo = commands.add_parser("demo", help="run a deterministic demo scenario")
     demo.add_argument("scenario", help=f"one of: {', '.join(SCENARIOS)}")
@@ -76,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     from lowlat.venue import script as venue_script
 
     venue_script.add_commands(commands)
+    operate.add_commands(commands)
 
     from lowlat.feeds.sim import SCENARIOS as SIM_SCENARIOS
 
@@ -165,10 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "book": _cmd_book,
         "venue": _cmd_venue,
         "sim": _cmd_sim,
+        "killswitch": operate.cmd_killswitch,
+        "top": operate.cmd_top,
+        "replay": operate.cmd_replay,
     }[args.command]
     try:
         return handler(args)
-    except CommandError as error:
+    except (CommandError, operate.OperateError) as error:
         print(f"lowlat {args.command}: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -399,16 +417,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from lowlat.cli.market import DEFAULT_CONFIG, run_market
 
     try:
-        market = run_market(args.config or DEFAULT_CONFIG)
+        market = run_market(args.market_config or DEFAULT_CONFIG)
     except ValueError as error:
         raise CommandError(str(error)) from None
     for table in market.tables:
         print()
         print(table)
-    status = 0
-    if not args.no_bench:
+    print()
+    try:
+        status, _ = operate.run_session(
+            args.config, args.journal, args.duration, args.http_port, args.rate, args.scenario
+        )
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    if args.bench:
         print()
-        status = _cmd_bench(
+        status |= _cmd_bench(
             argparse.Namespace(
                 suite=None,
                 quick=True,

@@ -73,6 +73,7 @@ class LoopScratch(NamedTuple):
     venue_fills: np.ndarray  # FILL_DTYPE
     venue_fill_words: np.ndarray
     exec_acks: np.ndarray  # ACK_DTYPE: acks of the orders the reports moved
+    state_words: np.ndarray  # int64[1, 8]: an ENGINE_STATE journal record
 
 
 def _records(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +112,7 @@ def allocate_scratch(pipeline: TradingPipeline, venue: InProcessGateway, block: 
         venue_fills=venue_fills,
         venue_fill_words=venue_fill_words,
         exec_acks=np.zeros(reports, ACK_DTYPE),
+        state_words=np.zeros((1, _WORDS), np.int64),
     )
 
 
@@ -158,6 +160,13 @@ class EngineLoop:
             self._journal_ring = RingArrays(np.zeros(64, np.int64), np.zeros(2, np.int64), empty)
         self.scratch = allocate_scratch(pipeline, venue, block)
         self.control = np.zeros(lk.LOOP_WORDS, np.int64)
+        # The engine's view of the lifecycle: the path reads it, the loop copies the
+        # controllers' state into it between runs (see ``loop_kernels.process_block``).
+        self.source = pipeline.execution.lifecycle.reader
+        self.view = self.source.copy()
+        self._view_reader = self.view.view()
+        self._view_reader.flags.writeable = False
+        self._risk = pipeline.risk.state._replace(lifecycle=self._view_reader)
         self._thread: threading.Thread | None = None
         self._processed = 0
         self._error: BaseException | None = None
@@ -165,10 +174,19 @@ class EngineLoop:
     def _components(self) -> tuple:
         p = self.pipeline
         return (
-            p.books.state, p.signals.state, p.execution.state, p.execution.lifecycle.reader,
-            p.risk.state, p.breakers.state, p.strategy.function, p.strategy.params,
+            p.books.state, p.signals.state, p.execution.state, self._view_reader,
+            self._risk, p.breakers.state, p.strategy.function, p.strategy.params,
             p.strategy.memory, self.venue.engine.state, self.venue.state,
         )  # fmt: skip
+
+    def follow(self, source: np.ndarray) -> None:
+        """Take the lifecycle state from ``source`` (a read-only int64[1] cell) from now on.
+
+        A replay follows a cell it sets from the journal's ENGINE_STATE records.
+        """
+        if source.shape != (1,) or source.dtype != np.int64 or source.flags.writeable:
+            raise ValueError("the lifecycle source must be a read-only int64 array of shape (1,)")
+        self.source = source
 
     def journal_on(self, on: bool = True) -> None:
         """Start (or stop) handing every input and output to the journal ring."""
@@ -195,6 +213,8 @@ class EngineLoop:
                     self.control,
                     self.metrics.arrays,
                     self._journal_ring,
+                    self.view,
+                    self.source,
                 )
             )
             self.control[lk.L_EVENTS] += len(part)
@@ -207,8 +227,8 @@ class EngineLoop:
         return int(
             lk.cancel_working(
                 self.pipeline.execution.state,
-                self.pipeline.execution.lifecycle.reader,
-                self.pipeline.risk.state,
+                self._view_reader,
+                self._risk,
                 self.venue.engine.state,
                 self.venue.state,
                 self.scratch,
@@ -241,7 +261,7 @@ class EngineLoop:
         store_release(self.control, lk.L_STOP, 0)
         args = (
             *ring.arrays, consumer, *self._components(), self.scratch, self.control,
-            self.metrics.arrays, self._journal_ring,
+            self.metrics.arrays, self._journal_ring, self.view, self.source,
         )  # fmt: skip
 
         def engine() -> None:

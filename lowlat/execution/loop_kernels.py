@@ -33,12 +33,13 @@ from lowlat.execution.kernels import on_reports, submit
 from lowlat.execution.layout import C_NEXT_ID, O_ACCOUNT, O_ID, O_INSTRUMENT, O_SIDE, O_STATE
 from lowlat.execution.pipeline_kernels import tick_to_order
 from lowlat.execution.states import OrderState
-from lowlat.journal.format import RecordType
+from lowlat.journal.format import USER_TYPES, RecordType
 from lowlat.journal.kernels import publish_batch
 from lowlat.risk.kernels import check_order, on_ack, on_fill
 from lowlat.venue.gateway_kernels import route
 
 __all__ = [
+    "ENGINE_STATE",
     "LOOP_WORDS",
     "L_BLOCKS",
     "L_BREAKER_CHANGES",
@@ -83,6 +84,10 @@ L_CANCEL_ALL = 14  # control: requests to cancel every working order (the kill s
 L_CANCEL_ALL_DONE = 15  # requests carried out
 L_CANCELS_SENT = 16  # cancels sent by them
 LOOP_WORDS = 24
+
+#: Journal type of the engine's lifecycle view changing (64 bytes: the state, the sequence
+#: of the record it applies from): a replay sets its view at the same record.
+ENGINE_STATE = USER_TYPES + 1
 
 _MARKET_EVENT = RecordType.MARKET_EVENT.value
 _ORDER = RecordType.ORDER.value
@@ -193,6 +198,8 @@ def process_block(
     control: np.ndarray,
     metrics,
     journal,
+    view: np.ndarray,
+    source: np.ndarray,
 ) -> int:
     """Run ``s.block[:n]`` through the decision path and the venue; return orders sent.
 
@@ -202,6 +209,11 @@ def process_block(
     depend on how the records were grouped into blocks — a replay decides as the live
     run did. With ``control[L_JOURNAL]`` set, every record processed, every decision, ack,
     fill and breaker change is handed to the journal ring in the order it happened.
+
+    Lifecycle: the path reads ``lifecycle``, the engine's view of the state, which this
+    loop copies from ``source`` (the controllers' cell) only between runs — at a record
+    boundary — and journals as ENGINE_STATE when it changes; ``view`` is the same cell,
+    writable. So a replay that sets its view where the journal says decides the same.
     """
     events = s.block
     if n > 0:
@@ -210,6 +222,13 @@ def process_block(
     i = 0
     while i < n:
         first = i
+        state = load_acquire(source, 0)
+        if state != view[0]:
+            store_release(view, 0, state)
+            if control[L_JOURNAL] != 0:
+                s.state_words[0, 0] = state
+                s.state_words[0, 1] = events[i]["seq"]
+                _journal(journal, control, ENGINE_STATE, monotonic_ns(), s.state_words, 1)
         i, consumed, sent, acked, _moved, changed = tick_to_order(
             book, signals, ex, lifecycle, risk, breakers, strategy, params, memory,
             events, i, n, s.patterns, s.intents, s.outbound, s.decision_acks, s.ticks,
@@ -253,6 +272,8 @@ def run_from_ring(
     control: np.ndarray,
     metrics,
     journal,
+    view: np.ndarray,
+    source: np.ndarray,
 ) -> int:
     """Poll the ring as ``consumer`` and process every block until ``control[L_STOP]`` is set.
 
@@ -280,7 +301,7 @@ def run_from_ring(
             continue
         process_block(
             book, signals, ex, lifecycle, risk, breakers, strategy, params, memory, venue,
-            gateway, s, count, control, metrics, journal,
+            gateway, s, count, control, metrics, journal, view, source,
         )  # fmt: skip
         total += count
         store_release(control, L_EVENTS, control[L_EVENTS] + count)

@@ -1,0 +1,121 @@
+"""The main job end to end: a short session trades, serves its endpoints, journals, replays."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lowlat.control.replay import replay
+from lowlat.control.session import RunConfig, Session
+from lowlat.journal import JournalReader, RecordType
+
+pytestmark = pytest.mark.slow
+
+
+def _config(seconds: float, **session) -> RunConfig:
+    config = RunConfig.load()
+    options = {"duration_s": seconds, "http_port": 0, "rate": 20_000, "warmup_messages": 2_000}
+    return replace(config, session=replace(config.session, **(options | session)))
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return reply.status, reply.read().decode()
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _types(journal: Path) -> list[int]:
+    return [int(t) for batch in JournalReader(journal) for t in batch.types]
+
+
+def test_a_session_serves_metrics_journals_everything_and_replays_identically(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal"
+    session = Session(_config(2.5), journal)
+    seen: dict[str, object] = {}
+
+    def probe(status: dict) -> None:
+        if "metrics" not in seen:
+            base = f"http://127.0.0.1:{session.server.port}"
+            seen["metrics"] = _get(base + "/metrics")[1]
+            seen["status"] = json.loads(_get(base + "/status")[1])
+
+    result = session.run(on_status=probe)
+    counters = result.status["counters"]
+    assert counters["events"] == result.status["feed"]["published"] > 20_000
+    assert counters["lost"] == counters["journal_refused"] == counters["stalled_routes"] == 0
+    assert "lowlat_lifecycle_state" in seen["metrics"]
+    assert "lowlat_stage_latency_microseconds_bucket" in seen["metrics"]
+    assert seen["status"]["lifecycle"] in ("WARMUP", "READY", "DEGRADED")
+    assert [t for _, t, _ in result.lifecycle][-1] == "STOPPED"
+    types = _types(journal)
+    assert types.count(RecordType.MARKET_EVENT) == counters["events"]
+    assert types.count(RecordType.LIFECYCLE) == len(result.lifecycle)
+    outcome = replay(journal)
+    assert outcome.events == counters["events"]
+    assert outcome.identical, outcome.first_difference
+    assert outcome.counts["ACK"] > 0
+
+
+def test_the_kill_switch_over_http_halts_cancels_and_rearms_only_with_approval(
+    tmp_path: Path,
+) -> None:
+    session = Session(_config(4.0), tmp_path / "journal")
+    replies: dict[str, tuple[int, dict]] = {}
+
+    def operate(status: dict) -> None:
+        base = f"http://127.0.0.1:{session.server.port}/killswitch"
+        if "engage" not in replies and status["uptime_s"] > 1.0:
+            replies["engage"] = _post(base + "/engage", {"by": "test", "reason": "drill"})
+        elif "engage" in replies and "refused" not in replies:
+            replies["refused"] = _post(base + "/rearm", {"reason": "no approver"})
+        elif "refused" in replies and "rearm" not in replies and status["uptime_s"] > 2.5:
+            replies["rearm"] = _post(
+                base + "/rearm", {"approved_by": "ops", "reason": "drill done"}
+            )
+
+    result = session.run(on_status=operate)
+    assert replies["engage"][0] == 200 and replies["engage"][1]["status"]["lifecycle"] == "HALTED"
+    assert replies["refused"][0] == 409 and "approv" in replies["refused"][1]["error"]
+    assert replies["rearm"][0] == 200
+    targets = [t for _, t, _ in result.lifecycle]
+    assert "HALTED" in targets and targets[targets.index("HALTED") + 1] == "READY"
+    rearmed = next(t for t in session.lifecycle.history if t.source.name == "HALTED")
+    assert rearmed.approved_by == "ops"
+    assert result.status["counters"]["cancel_all_done"] == 1
+    assert _types(tmp_path / "journal").count(RecordType.RISK) == 3  # engage, refused, rearm
+
+
+def test_a_restart_on_the_same_journal_recovers_the_state_and_continues(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    config = _config(3.0)
+    crashed = Session(config, journal)
+    first = crashed.run(
+        on_status=lambda status: crashed.stop() if status["uptime_s"] > 0.8 else None
+    )
+    events = first.status["feed"]["published"]
+    assert 0 < events < config.session.rate * 3  # stopped early: the feed had more to send
+    second = Session(config, journal).run()
+    assert second.recovered_events == events
+    recorded = [
+        int(e["seq"]) for b in JournalReader(journal) for e in b.records(RecordType.MARKET_EVENT)
+    ]
+    assert recorded == sorted(set(recorded))  # the same feed, continued after the last event
+    assert len(recorded) == events + second.status["feed"]["published"]
+    outcome = replay(journal)
+    assert outcome.identical, outcome.first_difference
