@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lowlat import __version__
-from lowlat.cli import feed_transport, operate
+from lowlat.cli import feed_transport, journal_commands, operate
 from lowlat.cli.tables import format_table
 
 BENCH_SUITES = ("ring", "feeds", "book", "patterns", "risk", "venue", "tick-to-order", "journal")
@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
     venue_script.add_commands(commands)
     operate.add_commands(commands)
+    journal_commands.add_commands(commands)
 
     from lowlat.feeds.sim import SCENARIOS as SIM_SCENARIOS
 
@@ -183,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "killswitch": operate.cmd_killswitch,
         "top": operate.cmd_top,
         "replay": operate.cmd_replay,
+        "export": journal_commands.run,
+        "report": journal_commands.run,
     }[args.command]
     try:
         return handler(args)

@@ -189,15 +189,20 @@ def run_session(
             raise OperateError(str(error)) from None
     session = Session(config, journal)
     console = Console()
-    print(
-        f"lowlat run: {config.session.scenario} at {config.session.rate:,} msg/s "
-        f"for {config.session.duration_s:g} s; "
-        f"http://127.0.0.1:{session.server.port}/metrics while it runs",
-        flush=True,
-    )
+
+    def announce(session: Session) -> None:
+        print(
+            f"lowlat run: {config.session.scenario} at {config.session.rate:,} msg/s "
+            f"for {config.session.duration_s:g} s; "
+            f"http://127.0.0.1:{session.server.port}/metrics while it runs",
+            flush=True,
+        )
+
     if console.is_terminal:
         with Live(console=console, refresh_per_second=4) as live:
-            result = session.run(on_status=lambda status: live.update(status_table(status)))
+            result = session.run(
+                on_status=lambda status: live.update(status_table(status)), on_start=announce
+            )
     else:
         last = [0.0]
 
@@ -211,7 +216,7 @@ def run_session(
                     flush=True,
                 )
 
-        result = session.run(on_status=line)
+        result = session.run(on_status=line, on_start=announce)
     console.print(status_table(result.status, title="lowlat run: session summary"))
     path = (
         " → ".join([result.lifecycle[0][0], *(target for _, target, _ in result.lifecycle)])

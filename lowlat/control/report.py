@@ -663,11 +663,11 @@ def _state_bands(journal: _Journal, x: Callable[[int], float]) -> list[str]:
         begin, state = wall, str(event.get("target", "?"))
     bands.append((begin, journal.wall_max, state))
     parts = []
-    for begin, stop, state in bands:
-        if stop <= begin and (begin, stop, state) != bands[-1]:
-            continue
+    held = [band for band in bands[:-1] if band[1] > band[0]] + bands[-1:]
+    # widest first, so that a brief state (seconds in a session) is drawn on top, visible
+    for begin, stop, state in sorted(held, key=lambda band: band[0] - band[1]):
         colour = _STATE_COLOURS.get(state, "#bdbdbd")
-        x0, x1 = x(begin), max(x(stop), x(begin) + 1)
+        x0, x1 = x(begin), max(x(stop), x(begin) + 3)
         parts.append(
             f'<rect x="{x0:.1f}" y="22" width="{x1 - x0:.1f}" height="30" fill="{colour}">'
             f"<title>{_e(state)}: {_e(_duration(stop - begin))}</title></rect>"

@@ -419,14 +419,19 @@ class Session:
 
     # --- running ---------------------------------------------------------------------------
 
-    def run(self, *, on_status=None, duration_s: float | None = None) -> SessionResult:
+    def run(
+        self, *, on_status=None, on_start=None, duration_s: float | None = None
+    ) -> SessionResult:
         """Warm up, trade for the configured duration, stop; return the summary.
 
-        ``on_status`` is called with :meth:`status` every ``status_interval_s``.
+        ``on_start`` is called with the session once its HTTP server listens;
+        ``on_status`` with :meth:`status` every ``status_interval_s``.
         """
         s = self.config.session
         started = time.perf_counter()
         self.server.start()
+        if on_start is not None:
+            on_start(self)
         try:
             self.lifecycle.transition(LifecycleState.WARMUP, "session start: warming up")
             self._journal_event(

@@ -104,7 +104,10 @@ class AckStatus(IntEnum):
 
 
 class AckFlag(IntEnum):
-    """Bit flags on an acknowledgement; exactly one of EXECUTED or PROVISIONAL is set."""
+    """Bit flags on an acknowledgement: EXECUTED, PROVISIONAL, or neither.
+
+    Neither marks a decision refused before it left (status REJECTED, ``reason`` says why).
+    """
 
     EXECUTED = 1  # the order was sent to the venue
     PROVISIONAL = 2  # the decision was made and recorded, not sent (lifecycle not READY)

@@ -211,10 +211,13 @@ class Writer:
         idle = _IDLE_FIRST_S
         try:
             while True:
+                # Read the stop flag before the pass: a record published before stop was set
+                # is then taken by this pass, so an empty pass after it means drained.
+                stopping = self._stop.is_set()
                 if self._pass():
                     idle = _IDLE_FIRST_S
                     continue
-                if self._stop.is_set():
+                if stopping:
                     break
                 self._wake.wait(self._idle_for(idle))
                 self._wake.clear()

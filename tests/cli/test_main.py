@@ -32,9 +32,12 @@ def test_missing_command_is_a_usage_error(capsys):
     assert "required: COMMAND" in capsys.readouterr().err
 
 
-def test_run_without_bench_summarizes_every_scenario(capsys):
-    assert main(["run", "--no-bench"]) == 0
+def test_run_summarizes_every_scenario_and_a_short_session(capsys):
+    argv = ["run", "--duration", "1", "--rate", "10000", "--http-port", "0"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
+    assert "session summary" in out
+    assert "lifecycle: INIT → WARMUP" in out
     for name in SCENARIOS:
         assert name in out
     producer_heavy = next(line for line in out.splitlines() if line.startswith("producer-heavy"))

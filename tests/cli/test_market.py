@@ -64,10 +64,29 @@ def test_bad_run_configs_exit_2_naming_the_problem(
 ) -> None:
     config = tmp_path / "run.toml"
     config.write_text(text)
-    assert main(["run", "--no-bench", "--config", str(config)]) == 2
+    assert main(["run", "--market-config", str(config)]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_a_missing_run_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--no-bench", "--config", str(tmp_path / "none.toml")]) == 2
+    assert main(["run", "--market-config", str(tmp_path / "none.toml")]) == 2
     assert "none.toml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[sesion]\nrate = 1\n", "unknown tables ['sesion']"),
+        ("[session]\nrat = 1\n", "unknown [session] keys ['rat']"),
+        ("[session]\nrate = 0\n", "session.rate must be an integer ≥ 1"),
+        ("[session]\nscenario = 'calm'\n", "session.scenario 'calm'"),
+        ("[journal]\nfsync = 'sometimes'\n", "[journal]"),
+    ],
+)
+def test_bad_session_configs_exit_2_naming_the_key(
+    tmp_path: Path, text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "session.toml"
+    config.write_text(text)
+    assert main(["run", "--config", str(config)]) == 2
+    assert message in capsys.readouterr().err
