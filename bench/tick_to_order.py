@@ -27,7 +27,10 @@ one, left a venue batch unsent or found the outbound buffer full is an error.
 from __future__ import annotations
 
 import functools
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,7 @@ from bench.harness import Case, format_report, percentiles_ns, run_suite, summar
 from bench.patterns import produce_paced
 from bench.ring_kernels import stall_fraction
 from lowlat.book import BookConfig, OrderBooks
+from lowlat.control import Metrics
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus
@@ -47,6 +51,7 @@ from lowlat.execution.loop import EngineLoop
 from lowlat.execution.pipeline import TradingPipeline
 from lowlat.feeds.itch import LENGTH_PREFIXED, ItchDecoder
 from lowlat.feeds.sim import Simulator, scenario
+from lowlat.journal import Journal, JournalConfig
 from lowlat.risk import PreTradeRisk, RiskConfig, RiskLimits
 from lowlat.risk.breakers import CircuitBreakers
 from lowlat.signals.micro import MicroSignals
@@ -60,6 +65,7 @@ RATE = 1_000_000
 INTERVAL_NS = 1_000_000_000 // RATE
 WARMUP_SHARE = 0.1
 TARGET_P999_NS = 10_000
+TARGET_JOURNAL_NS = 1_000  # journaling may add at most 1 µs to tick-to-order p99.9
 BLOCK = 64
 SAMPLES = 1 << 20  # decision-latency samples kept: more than any run decides
 LATENCY = "tick-to-order {}, 1 M msg/s"
@@ -67,6 +73,7 @@ THROUGHPUT = "tick-to-order path, unpaced (records/s)"
 PLATFORM_STALLS = "platform: time a lone thread stalls > 5 µs"
 STALL_THRESHOLD_NS = 5_000
 _WORDS = MARKET_EVENT_DTYPE.itemsize // 8
+_last_journaled = [0]  # records the last run's loop handed to its journal
 
 
 @functools.cache
@@ -86,7 +93,7 @@ def stream(messages: int) -> np.ndarray:
     return records[:n].copy()
 
 
-def engine_loop() -> EngineLoop:
+def engine_loop(journal: Journal | None = None, metrics: Metrics | None = None) -> EngineLoop:
     """A fresh loop: READY lifecycle, the example quoter, default risk but the throttle."""
     life = Lifecycle()
     for state in (LifecycleState.WARMUP, LifecycleState.READY):
@@ -106,24 +113,31 @@ def engine_loop() -> EngineLoop:
     venue = InProcessGateway(
         VenueConfig(instruments=instruments, latency=LatencyModel(fixed_ns=20_000))
     )
-    return EngineLoop(pipeline, venue, block=BLOCK)
+    loop = EngineLoop(pipeline, venue, block=BLOCK, journal=journal, metrics=metrics)
+    if journal is not None:
+        loop.journal_on()
+    return loop
 
 
 def _errors(loop: EngineLoop, records: int) -> int:
     counters = loop.counters()
+    _last_journaled[0] = counters["journaled"]
     return (
         abs(counters["events"] - records)
         + counters["lost"]
+        + counters["journal_refused"]
         + counters["stalled_routes"]
         + loop.pipeline.execution.counters()["outbound_full"]
     )
 
 
-def latency_run(n: int) -> tuple[np.ndarray, int, int]:
+def latency_run(
+    n: int, journal: Journal | None = None, metrics: Metrics | None = None
+) -> tuple[np.ndarray, int, int]:
     """Tick-to-order latencies (ns) after the warm-up share, errors, and decisions made."""
     records = stream(n).copy()
     words = records.view(np.int64).reshape(-1, _WORDS)
-    loop = engine_loop()
+    loop = engine_loop(journal, metrics)
     ring = RingBus(1 << 16)
     consumer = ring.add_consumer(policy="lossless")
     loop.start(ring, consumer)
@@ -182,6 +196,52 @@ def _case_latency(repeats: int, events: int) -> list[dict[str, Any]]:
     return results
 
 
+def _journaled_run(n: int) -> tuple[np.ndarray, int, int]:
+    """:func:`latency_run` with every input and output journaled (fsync every 10 ms)."""
+    directory = Path(tempfile.mkdtemp(prefix="lowlat-bench-journal-"))
+    try:
+        config = JournalConfig(fsync="interval", ring_capacity=1 << 20)
+        with Journal(directory, config) as journal:
+            latencies, errors, decisions = latency_run(n, journal)
+            journal.flush()
+            written = journal.stats().records
+        # Every record the loop handed over is on disk (refusals are errors already).
+        return latencies, errors + abs(written - _last_journaled[0]), decisions
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _case_journal_overhead(repeats: int, events: int) -> list[dict[str, Any]]:
+    """Plain and journaled runs side by side in each round; the p99.9 difference."""
+    plain, journaled, errors = [], [], 0
+    for _ in range(repeats):
+        a, e1, _ = latency_run(events)
+        b, e2, _ = _journaled_run(events)
+        plain.append(percentiles_ns(a)["p99.9"])
+        journaled.append(percentiles_ns(b)["p99.9"])
+        errors += e1 + e2
+    diffs = [j - p for p, j in zip(plain, journaled, strict=True)]
+    note = "same stream, plain then journaled in each round; journal fsync every 10 ms"
+    return [
+        {
+            "name": "tick-to-order p99.9, journaled, 1 M msg/s",
+            "unit": "ns",
+            "better": "lower",
+            **summarize(journaled),
+            "errors": errors,
+            "note": note,
+        },
+        {
+            "name": "journaling's cost on tick-to-order p99.9",
+            "unit": "ns",
+            "better": "lower",
+            **summarize(diffs),
+            "target": TARGET_JOURNAL_NS,
+            "note": "journaled p99.9 − plain p99.9, per round (median of rounds)",
+        },
+    ]
+
+
 def _case_throughput(repeats: int, events: int) -> list[dict[str, Any]]:
     runs = [throughput_run(events) for _ in range(repeats)]
     return [
@@ -230,6 +290,7 @@ CASES: dict[str, Case] = {
     "platform": (_case_platform, 500, 200),  # milliseconds, not events
     "latency": (_case_latency, 1_000_000, 300_000),
     "throughput": (_case_throughput, 1_000_000, 300_000),
+    "journal": (_case_journal_overhead, 1_000_000, 300_000),
 }
 
 

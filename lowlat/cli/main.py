@@ -14,7 +14,17 @@ from lowlat import __version__
 from lowlat.cli import feed_transport, journal_commands, operate
 from lowlat.cli.tables import format_table
 
-BENCH_SUITES = ("ring", "feeds", "book", "patterns", "risk", "venue", "tick-to-order", "journal")
+BENCH_SUITES = (
+    "ring",
+    "feeds",
+    "book",
+    "patterns",
+    "risk",
+    "venue",
+    "tick-to-order",
+    "journal",
+    "soak",
+)
 FEED_FORMATS = {
     "itch50": "lowlat.feeds.itch",
     "fix": "lowlat.feeds.fix",
