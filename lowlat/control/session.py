@@ -11,8 +11,9 @@ time::
                        │ journal ring
     journal writer group commit to the segmented journal
     sidecar        drains samples into HDR histograms; warm-up readiness; degradation;
-                   journals lifecycle and kill-switch events
+                   journals lifecycle and kill-switch events; time-sync monitor; automation
     HTTP server    /metrics /livez /readyz /status /killswitch[/engage|/rearm]
+                   /fail[/<scenario>] (failure injection) /actions[/<id>/approve|reject]
 
 Lifecycle: INIT → WARMUP (kernels compiled or loaded from cache, then a warm-up replay of
 simulated data through a throwaway copy of the whole path) → READY once the watched
@@ -36,6 +37,7 @@ import tempfile
 import threading
 import time
 import tomllib
+from collections import deque
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,15 +45,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lowlat.book import BookConfig, OrderBooks
+from lowlat.control import automation
 from lowlat.control.config import ControlConfig, ReadinessConfig
 from lowlat.control.degradation import DegradationController, ring_lag
 from lowlat.control.exporter import MetricsExporter
+from lowlat.control.failures import FailureInjector
 from lowlat.control.metrics import Metrics
 from lowlat.control.metrics import kernels as metric_kernels
 from lowlat.control.probes import Probes
 from lowlat.control.server import ControlServer, RouteError
 from lowlat.control.sidecar import MetricsSidecar
 from lowlat.control.stages import Stage
+from lowlat.control.timesync import TimeSyncMonitor, WallClock
 from lowlat.control.warmup import WarmupController
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
@@ -84,6 +89,10 @@ _CHUNK_BYTES = 1 << 18  # simulator output decoded and published per feed step
 _WAITS = ("busy-spin", "yield", "sleep")
 _SESSION_START = "session-start"
 _QUANTILES = (50.0, 99.0, 99.9)
+#: The system breaker judges the breach rate over at least this long: over one 5 ms sidecar
+#: tick a steady trickle of breaches (an ACK budget at 1,000 orders/s) reads as bursts and
+#: empty ticks, and every empty tick would count as healthy and restart the degrade clock.
+_DEGRADATION_EVERY_NS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ class SessionConfig:
     feed_cpu: int = -1  # CPU to pin the feed thread to; -1: not pinned
     http_port: int = 9_464  # 0: any free port
     status_interval_s: float = 0.5
+    feed_headroom: float = 1.0  # simulated messages = rate × duration × this (md-burst room)
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -129,6 +139,8 @@ class SessionConfig:
             raise ValueError(f"session.duration_s must be > 0, got {self.duration_s!r}")
         if self.http_port > 65_535:
             raise ValueError(f"session.http_port must be at most 65535, got {self.http_port}")
+        if not isinstance(self.feed_headroom, int | float) or not self.feed_headroom >= 1:
+            raise ValueError(f"session.feed_headroom must be ≥ 1, got {self.feed_headroom!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionConfig:
@@ -246,7 +258,14 @@ def _pin(cpu: int) -> None:
 
 
 class _Feed:
-    """The feed thread: simulate, decode and publish at the configured rate."""
+    """The feed thread: simulate, decode and publish at the configured rate.
+
+    Failure-injection hooks (:mod:`lowlat.control.failures`), read between publish slices
+    of at most ~50 ms: ``rate_multiplier`` scales the publish rate (md-burst) from the next
+    slice on; :meth:`drop` discards the next N decoded messages before they are published
+    (feed-gap). Before publishing, the feed checks that sequences follow on from the last
+    one published and counts every hole (``gaps``, ``gap_messages``), however it arose.
+    """
 
     def __init__(self, config: SessionConfig, ring: RingBus, metrics: Metrics, skip: int):
         self.config = config
@@ -258,9 +277,15 @@ class _Feed:
         self.refused = 0
         self.decoded = 0
         self.quarantined = 0
+        self.rate_multiplier = 1.0
+        self.dropped = 0  # messages discarded by drop()
+        self.gaps = 0  # sequence gaps seen before publishing
+        self.gap_messages = 0  # sequences missing in them
+        self._drops: deque[int] = deque()
+        self._next_seq = skip + 1 if skip >= 0 else None
         self.done = threading.Event()
         self.error: BaseException | None = None
-        messages = int(config.rate * config.duration_s) + 1
+        messages = int(config.rate * config.duration_s * config.feed_headroom) + 1
         self._sim = _simulated(config, config.seed, messages)
         self._decoder = ItchDecoder(LENGTH_PREFIXED)
         self._thread = threading.Thread(target=self._run, name="lowlat-feed", daemon=True)
@@ -272,6 +297,32 @@ class _Feed:
     def stop(self) -> None:
         self.stop_flag[0] = 1
         self._thread.join(30)
+
+    def drop(self, messages: int) -> None:
+        """Discard the next ``messages`` decoded messages instead of publishing them."""
+        self._drops.append(int(messages))
+
+    def _take_drops(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` less the messages :meth:`drop` asked to discard (from its front)."""
+        while self._drops and len(rows):
+            take = min(self._drops[0], len(rows))
+            rows = rows[take:]
+            self.dropped += take
+            if take == self._drops[0]:
+                self._drops.popleft()
+            else:
+                self._drops[0] -= take
+        return rows
+
+    def _check_sequence(self, seqs: np.ndarray) -> None:
+        """Count the holes between the last sequence published and ``seqs`` (ascending)."""
+        expected = int(seqs[0]) if self._next_seq is None else self._next_seq
+        if int(seqs[0]) != expected or int(seqs[-1]) - int(seqs[0]) != len(seqs) - 1:
+            steps = np.diff(seqs, prepend=expected - 1) - 1
+            holes = steps[steps > 0]
+            self.gaps += len(holes)
+            self.gap_messages += int(holes.sum())
+        self._next_seq = int(seqs[-1]) + 1
 
     def _run(self) -> None:
         try:
@@ -286,7 +337,9 @@ class _Feed:
         chunk = np.zeros(_CHUNK_BYTES, np.uint8)
         records = np.zeros(_CHUNK_BYTES // 21 + 64, MARKET_EVENT_DTYPE)
         words = records.view(np.int64).reshape(len(records), 8)
+        multiplier = 1.0
         interval = max(1, 1_000_000_000 // self.config.rate)
+        base_t0, base_count = self._t0, 0  # the pacing schedule since the last rate change
         deadline = self._t0 + int(self.config.duration_s * 1e9)
         pending = np.frombuffer(self._sim.header(), np.uint8)
         while not self.stop_flag[0] and time.monotonic_ns() < deadline:
@@ -303,15 +356,26 @@ class _Feed:
             pending = None if used >= len(pending) else pending[used:]
             self.decoded += n
             first = int(np.searchsorted(records["seq"][:n], self.skip, side="right"))
-            if first >= n:
+            rows = self._take_drops(words[first:n])
+            if not len(rows):
                 continue
-            rows = np.ascontiguousarray(words[first:n])
-            published, refused = publish_paced(
-                *self.ring.arrays, rows, n - first, self._t0, self.published, interval,
-                self.stop_flag,
-            )  # fmt: skip
-            self.published += int(published)
-            self.refused += int(refused)
+            self._check_sequence(rows[:, 0])  # word 0 of a market event: its seq
+            rows = np.ascontiguousarray(rows)
+            start = 0
+            while start < len(rows) and not self.stop_flag[0]:
+                if self.rate_multiplier != multiplier:  # re-base: the next row stays due
+                    base_t0 += (self.published - base_count) * interval
+                    base_count = self.published
+                    multiplier = float(self.rate_multiplier)
+                    interval = max(1, int(1e9 / (self.config.rate * multiplier)))
+                size = min(len(rows) - start, max(64, int(self.config.rate * multiplier) // 20))
+                published, refused = publish_paced(
+                    *self.ring.arrays, rows[start : start + size], size, base_t0,
+                    self.published - base_count, interval, self.stop_flag,
+                )  # fmt: skip
+                self.published += int(published)
+                self.refused += int(refused)
+                start += size
         self.quarantined = self._decoder.quarantine.total
 
 
@@ -346,8 +410,12 @@ class Session:
         )
         self.feed_ring = RingBus(s.feed_ring)
         self.consumer = self.feed_ring.add_consumer(policy="lossless")
+        self.wall_clock = WallClock()  # the control plane's wall clock (clock-jump steps it)
         self.kill_switch = KillSwitch(
-            self.lifecycle, self.pipeline.risk, lambda _orders: self.loop.request_cancel_all()
+            self.lifecycle,
+            self.pipeline.risk,
+            lambda _orders: self.loop.request_cancel_all(),
+            wall_clock=self.wall_clock,
         )
         self.sidecar = MetricsSidecar(self.metrics, self.lifecycle, config.control.sidecar)
         readiness = config.control.readiness
@@ -357,7 +425,7 @@ class Session:
         self.warmup = WarmupController(self.lifecycle, self.metrics, readiness)
         self.degradation = DegradationController(
             self.metrics,
-            SystemBreaker(self.lifecycle),
+            SystemBreaker(self.lifecycle, config.control.system_breaker),
             lag=ring_lag(self.feed_ring, [self.consumer]),
         )
         self.exporter = MetricsExporter()
@@ -377,8 +445,14 @@ class Session:
         )
         self._routes()
         self.feed: _Feed | None = None
+        self.timesync = TimeSyncMonitor(
+            self.wall_clock, journal=lambda event: self._journal_event(RecordType.RISK, event)
+        )
+        self.automation = automation.for_session(self)  # GET /actions, POST /actions/…
+        self.failures = FailureInjector(self)  # GET /fail, POST /fail/<scenario>
         self._journaled_transitions = 0
         self._journaled_kill_events = 0
+        self._degradation_ns = 0
         self._started_ns = 0
         self._last_status: tuple[int, dict[str, int]] | None = None
         self.recovered_events = 0
@@ -442,9 +516,11 @@ class Session:
             self.loop.journal_on()
             self.sidecar.add_listener(self.warmup.observe)
             self.sidecar.add_task(self.warmup.poll)
-            self.sidecar.add_task(self.degradation.observe)
+            self.sidecar.add_task(self._observe_degradation)
             self.sidecar.add_task(self._journal_control_events)
             self.sidecar.add_task(lambda _now: self.kill_switch.poll())
+            self.sidecar.add_task(self.timesync.poll)
+            self.sidecar.add_task(self.automation.poll)
             self.sidecar.start()
             self.loop.start(self.feed_ring, self.consumer)
             self.feed = _Feed(
@@ -528,6 +604,11 @@ class Session:
                 last = int(events["seq"][-1])
         return last
 
+    def _observe_degradation(self, now: int) -> None:
+        if now - self._degradation_ns >= _DEGRADATION_EVERY_NS:
+            self._degradation_ns = now
+            self.degradation.observe(now)
+
     def _journal_event(self, rtype: RecordType, event: dict[str, Any]) -> None:
         self.journal.append_json(rtype, event)
 
@@ -551,6 +632,7 @@ class Session:
             self._journaled_kill_events += 1
 
     def _shutdown(self) -> dict[str, Any]:
+        self.failures.stop()
         if self.feed is not None and not self.feed.done.is_set():
             self.feed.stop()
         if self.loop.running:
@@ -561,6 +643,7 @@ class Session:
         self._journal_control_events(0)
         status = self.status()
         self.server.stop()
+        self.automation.close()
         self.journal.close()
         self.feed_ring.close()
         if self._temporary:
@@ -612,7 +695,13 @@ class Session:
                 "quarantined": feed.quarantined if feed else 0,
                 "lag": int(ring.lag),
                 "lost": int(ring.lost),
+                "dropped": feed.dropped if feed else 0,
+                "gaps": feed.gaps if feed else 0,
+                "gap_messages": feed.gap_messages if feed else 0,
+                "rate_multiplier": feed.rate_multiplier if feed else 1.0,
             },
+            "book": self.pipeline.books.integrity(),
+            "venue": {**self.venue.stats(), "connected": self.venue.connected},
             "execution": {k: execution[k] for k in ("decisions", "sent", "provisional", "refused")},
             "stages": stages,
             "breakers": {
@@ -627,6 +716,10 @@ class Session:
                 "back_pressured": journal.back_pressured,
             },
             "sidecar": self.sidecar.status().to_dict(),
+            "recovered_events": self.recovered_events,
+            "timesync": self.timesync.status(),
+            "automation": self.automation.summary(),
+            "failures": self.failures.status(),
         }
 
 
