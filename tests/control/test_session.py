@@ -119,3 +119,39 @@ def test_a_restart_on_the_same_journal_recovers_the_state_and_continues(tmp_path
     assert len(recorded) == events + second.status["feed"]["published"]
     outcome = replay(journal)
     assert outcome.identical, outcome.first_difference
+
+
+def test_the_killswitch_command_engages_and_rearms_a_running_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lowlat.cli.main import main
+
+    session = Session(_config(3.0), tmp_path / "journal")
+    exits: dict[str, int] = {}
+
+    def operate(status: dict) -> None:
+        url = ["--url", f"http://127.0.0.1:{session.server.port}"]
+        if "engage" not in exits and status["uptime_s"] > 0.5:
+            exits["engage"] = main(["killswitch", "engage", "--by", "cli", "--reason", "t", *url])
+            exits["unapproved"] = main(
+                ["killswitch", "rearm", "--approved-by", " ", "--reason", "t", *url]
+            )
+            exits["rearm"] = main(
+                ["killswitch", "rearm", "--approved-by", "ops", "--reason", "t", *url]
+            )
+            exits["status"] = main(["killswitch", "status", *url])
+
+    session.run(on_status=operate)
+    assert exits == {"engage": 0, "unapproved": 1, "rearm": 0, "status": 0}
+    assert "refused" in capsys.readouterr().err
+    targets = [t.target.name for t in session.lifecycle.history]
+    assert targets[targets.index("HALTED") + 1] == "READY"
+
+
+def test_the_killswitch_command_says_when_no_engine_answers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lowlat.cli.main import main
+
+    assert main(["killswitch", "status", "--url", "http://127.0.0.1:9"]) == 2
+    assert "no engine answers" in capsys.readouterr().err
