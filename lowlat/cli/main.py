@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lowlat import __version__
-from lowlat.cli import feed_transport, journal_commands, operate
+from lowlat.cli import fail_commands, feed_transport, journal_commands, operate
 from lowlat.cli.tables import format_table
 
 BENCH_SUITES = (
@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     venue_script.add_commands(commands)
     operate.add_commands(commands)
     journal_commands.add_commands(commands)
+    fail_commands.add_commands(commands)
 
     from lowlat.feeds.sim import SCENARIOS as SIM_SCENARIOS
 
@@ -196,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": operate.cmd_replay,
         "export": journal_commands.run,
         "report": journal_commands.run,
+        "fail": fail_commands.cmd_fail,
+        "actions": fail_commands.cmd_actions,
     }[args.command]
     try:
         return handler(args)

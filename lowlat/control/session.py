@@ -356,11 +356,7 @@ class _Feed:
             pending = None if used >= len(pending) else pending[used:]
             self.decoded += n
             first = int(np.searchsorted(records["seq"][:n], self.skip, side="right"))
-            rows = self._take_drops(words[first:n])
-            if not len(rows):
-                continue
-            self._check_sequence(rows[:, 0])  # word 0 of a market event: its seq
-            rows = np.ascontiguousarray(rows)
+            rows = np.ascontiguousarray(words[first:n])
             start = 0
             while start < len(rows) and not self.stop_flag[0]:
                 if self.rate_multiplier != multiplier:  # re-base: the next row stays due
@@ -369,13 +365,17 @@ class _Feed:
                     multiplier = float(self.rate_multiplier)
                     interval = max(1, int(1e9 / (self.config.rate * multiplier)))
                 size = min(len(rows) - start, max(64, int(self.config.rate * multiplier) // 20))
+                part = self._take_drops(rows[start : start + size])
+                start += size
+                if not len(part):
+                    continue
+                self._check_sequence(part[:, 0])  # word 0 of a market event: its seq
                 published, refused = publish_paced(
-                    *self.ring.arrays, rows[start : start + size], size, base_t0,
-                    self.published - base_count, interval, self.stop_flag,
+                    *self.ring.arrays, part, len(part), base_t0, self.published - base_count,
+                    interval, self.stop_flag,
                 )  # fmt: skip
                 self.published += int(published)
                 self.refused += int(refused)
-                start += size
         self.quarantined = self._decoder.quarantine.total
 
 

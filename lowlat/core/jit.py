@@ -13,10 +13,16 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["hot_kernel", "hot_kernel_inline"]
+__all__ = ["hot_kernel", "hot_kernel_inline", "hot_kernel_uncached"]
 
 hot_kernel = njit(nogil=True, cache=True, _nrt=False)
 
 #: For small helpers: inlined into the caller's IR, so no call (and no argument
 #: marshalling) remains on the hot path.
 hot_kernel_inline = njit(nogil=True, cache=True, _nrt=False, inline="always")
+
+#: For kernels that take a compiled function as an argument (a strategy): Numba keys such
+#: an argument's type on the dispatcher object, so an on-disk cache entry never matches in
+#: a new process — the index only grows, and past ~128 stale entries loading fails. They
+#: compile once per process instead, during WARMUP.
+hot_kernel_uncached = njit(nogil=True, cache=False, _nrt=False)

@@ -26,7 +26,7 @@ from lowlat.control.metrics.kernels import sample
 from lowlat.control.stages import Stage
 from lowlat.core.atomics import cpu_relax, load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.jit import hot_kernel, hot_kernel_inline, hot_kernel_uncached
 from lowlat.core.records import OrderAction
 from lowlat.core.ring.kernels import poll_batch
 from lowlat.execution.kernels import on_reports, submit
@@ -180,7 +180,7 @@ def cancel_working(
     return total
 
 
-@hot_kernel
+@hot_kernel_uncached
 def process_block(
     book,
     signals,
@@ -251,7 +251,7 @@ def process_block(
     return total
 
 
-@hot_kernel
+@hot_kernel_uncached
 def run_from_ring(
     header: np.ndarray,
     stamps: np.ndarray,

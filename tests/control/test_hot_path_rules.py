@@ -2,15 +2,15 @@
 
 Every ``lowlat/**/kernels.py`` and ``lowlat/**/*_kernels.py`` is parsed with ``ast``. Inside
 each function compiled for the hot path — decorated with ``hot_kernel``,
-``hot_kernel_inline``, ``njit``, ``jit`` or ``register_jitable`` (bare, called, or as
-``numba.<name>``), passed to one of them (``kernel = hot_kernel(function)``), or defined or
-returned by an ``@overload`` — the check refuses logging and ``print``, the wall clock
-(``time.time``, ``time.time_ns``, ``datetime``), locks and threading, sleeping, and
-allocation (NumPy constructors, ``.copy()``, ``list``/``dict``/``set`` literals, calls and
-comprehensions). Other functions in the same modules are control helpers that run
-interpreted and may allocate; they are not checked. Compiled kernels never see Python's
-``time`` module, so the monotonic clock of ``lowlat.core.clock`` is what they use, and it
-is allowed.
+``hot_kernel_inline``, ``hot_kernel_uncached``, ``njit``, ``jit`` or ``register_jitable``
+(bare, called, or as ``numba.<name>``), passed to one of them (``kernel =
+hot_kernel(function)``), or defined or returned by an ``@overload`` — the check refuses
+logging and ``print``, the wall clock (``time.time``, ``time.time_ns``, ``datetime``), locks
+and threading, sleeping, and allocation (NumPy constructors, ``.copy()``,
+``list``/``dict``/``set`` literals, calls and comprehensions). Other functions in the same
+modules are control helpers that run interpreted and may allocate; they are not checked.
+Compiled kernels never see Python's ``time`` module, so the monotonic clock of
+``lowlat.core.clock`` is what they use, and it is allowed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "lowlat"
 
-COMPILING_DECORATORS = {"hot_kernel", "hot_kernel_inline", "njit", "jit", "register_jitable"}
+COMPILING_DECORATORS = {
+    "hot_kernel",
+    "hot_kernel_inline",
+    "hot_kernel_uncached",
+    "njit",
+    "jit",
+    "register_jitable",
+}
 OVERLOAD_DECORATORS = {"overload", "overload_method", "overload_attribute"}
 ALLOCATING_NUMPY = {
     "array", "asarray", "ascontiguousarray", "empty", "empty_like", "zeros", "zeros_like",
