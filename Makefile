@@ -33,8 +33,9 @@ format: $(STAMP)
 
 # The compiled run is bound by Numba compiling (a cold cache compiles every kernel once);
 # the interpreted run (NUMBA_DISABLE_JIT=1) is plain Python. The interpreted run and two
-# compiled workers (pytest-xdist, a test file per worker) share the two cores; the
-# interpreted run's output follows the compiled one's. Only tests/core runs compiled under
+# compiled workers (pytest-xdist, a test file at a time; the files that build the whole
+# engine all on one worker, see tests/conftest.py) share the two cores; the interpreted
+# run's output follows the compiled one's. Only tests/core runs compiled under
 # coverage (the core's codegen runs at compile time); coverage's tracer would slow the
 # compilation of everything else several times over.
 INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals tests/execution tests/risk tests/venue tests/journal tests/control
@@ -45,7 +46,7 @@ test: lint
 	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q $(INTERPRETED_TESTS) > $(INTERPRETED_LOG) 2>&1 & \
 	interpreted=$$!; \
 	$(BIN)/coverage run -m pytest -q tests/core; core=$$?; \
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/core; rest=$$?; \
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --ignore=tests/core; rest=$$?; \
 	wait $$interpreted; status=$$?; \
 	echo "--- NUMBA_DISABLE_JIT=1 $(INTERPRETED_TESTS)"; cat $(INTERPRETED_LOG); \
 	test $$core -eq 0 && test $$rest -eq 0 && test $$status -eq 0

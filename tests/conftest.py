@@ -1,4 +1,7 @@
-"""Fixtures shared by every test package: shared-memory names and ring buses that clean up."""
+"""Fixtures shared by every test package: shared-memory names and ring buses that clean up.
+
+Also the suite-wide Hypothesis profile, and how pytest-xdist groups tests (see below).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,38 @@ from collections.abc import Iterator
 from multiprocessing import shared_memory
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from lowlat.core.ring import RingBus
+
+# Examples are generated while Numba compiles on the other core (make test runs three
+# processes on two cores): time-based health checks would fail on the machine's load,
+# not on the code. What each test asserts is unchanged.
+settings.register_profile("lowlat", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("lowlat")
+
+#: Test files that build the whole decision path with a strategy. Those kernels compile
+#: once per process (``hot_kernel_uncached``), so make test keeps these files on one
+#: pytest-xdist worker; every other file is a group of its own (``--dist loadgroup``).
+ENGINE_TEST_FILES = {
+    "tests/cli/test_main.py",
+    "tests/cli/test_market.py",
+    "tests/control/test_automation.py",
+    "tests/control/test_failures.py",
+    "tests/control/test_session.py",
+    "tests/execution/test_loop.py",
+    "tests/execution/test_pipeline.py",
+    "tests/execution/test_round_trip.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test in its file's xdist group, the engine files in one shared group."""
+    root = config.rootpath
+    for item in items:
+        path = item.path.relative_to(root).as_posix()
+        group = "engine" if path in ENGINE_TEST_FILES else path
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def unlink_shared_memory(name: str) -> None:
