@@ -86,8 +86,12 @@ class Running:
         self._thread.start()
         return self
 
-    def wait_trading(self, timeout: float = 180.0) -> None:
-        """Until READY (compiled) or, interpreted, until the feed's first chunk is flowing."""
+    def wait_trading(self, timeout: float = 900.0) -> None:
+        """Until READY (compiled) or, interpreted, until the feed's first chunk is flowing.
+
+        The first session of a process compiles the engine's strategy kernels during its
+        warm-up: minutes on a cold cache beside two other test processes.
+        """
         deadline = time.monotonic() + timeout
         while not self._trading():
             assert self._thread.is_alive(), f"the session ended early: {self.error!r}"

@@ -122,9 +122,11 @@ def test_sequences_continue_after_reopening(directory):
 def test_the_writer_stamps_wall_time_from_its_own_anchor(directory):
     mono = time.monotonic_ns()
     before = time.time_ns()
-    with Journal(directory, small_config()) as journal:
+    # One group commit in this thread: both records are stamped from the same anchor.
+    with Journal(directory, small_config(), start=False) as journal:
         journal.publish(TEST_TYPE, np.zeros(1, ORDER_DTYPE), mono_ns=mono)
         journal.publish(TEST_TYPE, np.zeros(1, ORDER_DTYPE), mono_ns=mono + 1_000)
+        journal.write_pending()
     (batch,) = read_all(directory)
     assert batch.mono_ns.tolist() == [mono, mono + 1_000]
     assert abs(int(batch.wall_ns[0]) - before) < 1_000_000_000
