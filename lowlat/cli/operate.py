@@ -10,6 +10,7 @@ table. ``lowlat top`` shows the same view of a running engine, read from its ``/
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 import time
@@ -187,7 +188,10 @@ def run_session(
             config = replace(config, session=replace(config.session, **overrides))
         except ValueError as error:
             raise OperateError(str(error)) from None
-    session = Session(config, journal)
+    try:
+        session = Session(config, journal)
+    except (ValueError, OSError) as error:
+        raise OperateError(f"cannot start the session: {error}") from None
     console = Console()
 
     def announce(session: Session) -> None:
@@ -198,25 +202,33 @@ def run_session(
             flush=True,
         )
 
-    if console.is_terminal:
-        with Live(console=console, refresh_per_second=4) as live:
-            result = session.run(
-                on_status=lambda status: live.update(status_table(status)), on_start=announce
-            )
-    else:
-        last = [0.0]
-
-        def line(status: dict[str, Any]) -> None:
-            if time.monotonic() - last[0] >= 5.0:
-                last[0] = time.monotonic()
-                print(
-                    f"  {status['uptime_s']:5.1f} s  {status['lifecycle']:<8} "
-                    f"{status['events_per_s']:>12,.0f} msg/s  "
-                    f"orders {status['counters']['orders']:,}",
-                    flush=True,
+    try:
+        if console.is_terminal:
+            with Live(console=console, refresh_per_second=4) as live:
+                result = session.run(
+                    on_status=lambda status: live.update(status_table(status)), on_start=announce
                 )
+        else:
+            last = [0.0]
 
-        result = session.run(on_status=line, on_start=announce)
+            def line(status: dict[str, Any]) -> None:
+                if time.monotonic() - last[0] >= 5.0:
+                    last[0] = time.monotonic()
+                    print(
+                        f"  {status['uptime_s']:5.1f} s  {status['lifecycle']:<8} "
+                        f"{status['events_per_s']:>12,.0f} msg/s  "
+                        f"orders {status['counters']['orders']:,}",
+                        flush=True,
+                    )
+
+            result = session.run(on_status=line, on_start=announce)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        session.journal.close()
+        raise OperateError(
+            f"port {config.session.http_port} is in use: pass --http-port (0 picks a free one)"
+        ) from None
     console.print(status_table(result.status, title="lowlat run: session summary"))
     path = (
         " → ".join([result.lifecycle[0][0], *(target for _, target, _ in result.lifecycle)])

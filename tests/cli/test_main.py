@@ -184,3 +184,15 @@ def test_feed_stats_replays_a_depth_capture_through_the_sequencing_rules(tmp_pat
     assert stats["format"] == "binance-capture"
     assert stats["stale"] == 1  # u=100 is older than the snapshot's lastUpdateId 101
     assert stats["errors"]["counts"].get("bad_field") == 1
+
+
+def test_run_exits_2_naming_the_port_when_it_is_taken(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["run", "--duration", "1", "--http-port", str(port), "--journal", str(tmp_path)]
+        assert main(argv) == 2
+    assert f"port {port} is in use" in capsys.readouterr().err
