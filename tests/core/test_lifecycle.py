@@ -1,3 +1,4 @@
+import contextlib
 import itertools
 
 import numba
@@ -222,3 +223,28 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 
 TestLifecycleMachine = LifecycleMachine.TestCase
+
+
+def test_controllers_in_several_threads_never_interleave_a_check_and_a_move():
+    import threading
+
+    life = Lifecycle()
+    life.transition(LifecycleState.WARMUP, "start")
+    life.transition(LifecycleState.READY, "warm")
+    moved = []
+
+    def degrade_and_back() -> None:
+        for _ in range(200):
+            for target in (LifecycleState.DEGRADED, LifecycleState.READY):
+                with contextlib.suppress(IllegalTransition):
+                    moved.append(life.transition(target, "flap"))
+
+    threads = [threading.Thread(target=degrade_and_back) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    history = life.history
+    # Every recorded move starts where the previous one ended: no lost or torn transition.
+    assert all(a.target == b.source for a, b in itertools.pairwise(history))
+    assert len(history) == 3 + len(moved)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,7 @@ class Lifecycle:
         reader = cell.view()
         reader.flags.writeable = False
         self.reader = reader
+        self._lock = threading.Lock()
 
     @property
     def state(self) -> LifecycleState:
@@ -83,6 +85,12 @@ class Lifecycle:
             if leaving HALTED without an operator named in ``approved_by``.
         """
         target = self._parse(target)
+        # Several controllers (sidecar, kill switch, operator) may move the engine from
+        # their own threads: the check and the move are one step.
+        with self._lock:
+            return self._move(target, reason, approved_by)
+
+    def _move(self, target: LifecycleState, reason: str, approved_by: str | None) -> Transition:
         source = self.state
         if (source, target) not in LEGAL_TRANSITIONS:
             allowed = sorted(t.name for s, t in LEGAL_TRANSITIONS if s == source)
