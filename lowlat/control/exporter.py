@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from prometheus_client import CollectorRegistry, generate_latest
@@ -38,6 +39,10 @@ from lowlat.core.ring import RingBus
 from lowlat.risk import PreTradeRisk, RejectReason
 from lowlat.risk.breakers import CircuitBreakers, InstrumentState, SystemHealth
 from lowlat.signals.lanes import PriorityLanes
+
+if TYPE_CHECKING:  # both import the server, which imports this module
+    from lowlat.control.automation import Automation
+    from lowlat.control.timesync import TimeSyncMonitor
 
 __all__ = ["LATENCY_BUCKETS_US", "LATENCY_PERCENTILES", "METRIC_NAMES", "MetricsExporter"]
 
@@ -127,6 +132,22 @@ _SPECS = (
     _Spec("lowlat_risk_checks", "counter", "Pre-trade risk checks made.", ("risk",)),
     _Spec("lowlat_risk_rejections", "counter", "Orders refused by pre-trade risk, by reason.",
           ("risk", "reason")),
+    _Spec("lowlat_feed_sequence_gaps", "counter",
+          "Holes in the feed's sequence numbers seen before publishing.", ("feed",)),
+    _Spec("lowlat_feed_gap_messages", "counter",
+          "Sequence numbers missing in those holes.", ("feed",)),
+    _Spec("lowlat_timesync_steps", "counter",
+          "Wall-clock steps the time-sync monitor flagged (wall moved unlike monotonic)."),
+    _Spec("lowlat_timesync_last_step_seconds", "gauge", "Size of the last wall-clock step."),
+    _Spec("lowlat_timesync_offset_seconds", "gauge",
+          "Wall clock minus its expected value from the monotonic clock."),
+    _Spec("lowlat_timesync_drift_ppm", "gauge", "Wall-clock drift against monotonic, ppm."),
+    _Spec("lowlat_timesync_flagged", "gauge", "1 while the time-sync monitor flags the clock."),
+    _Spec("lowlat_automation_actions", "counter",
+          "Automation actions by kind and status (prepared, approved, executed, …).",
+          ("kind", "status")),
+    _Spec("lowlat_automation_pending_actions", "gauge",
+          "High-risk actions waiting for an operator's approval."),
     _Spec("lowlat_exporter_source_errors", "counter",
           "Scrapes in which a registered source raised (and was skipped).", ("source",)),
 )  # fmt: skip
@@ -366,6 +387,37 @@ class MetricsExporter(Collector):
                 scrape.add("lowlat_warmup_good_windows", progress.good_windows, stage.label)
 
         self._register("warmup", collect)
+
+    def add_feed(self, name: str, gaps: Callable[[], tuple[int, int]]) -> None:
+        """A feed's sequence holes: ``gaps()`` returns (holes, messages missing in them)."""
+
+        def collect(scrape: _Scrape) -> None:
+            holes, missing = gaps()
+            scrape.add("lowlat_feed_sequence_gaps", holes, name)
+            scrape.add("lowlat_feed_gap_messages", missing, name)
+
+        self._register(f"feed:{name}", collect)
+
+    def add_timesync(self, monitor: TimeSyncMonitor) -> None:
+        """The time-sync monitor's steps, offset, drift and flag."""
+
+        def collect(scrape: _Scrape) -> None:
+            for metric, value in monitor.metrics().items():
+                scrape.add(metric.removesuffix("_total"), value)
+
+        self._register("timesync", collect)
+
+    def add_automation(self, automation: Automation) -> None:
+        """Automation's actions by kind and status, and the pending ones."""
+
+        def collect(scrape: _Scrape) -> None:
+            values = automation.metrics()
+            for (kind, status), count in values["lowlat_automation_actions_total"].items():
+                scrape.add("lowlat_automation_actions", count, kind, status)
+            pending = values["lowlat_automation_pending_actions"]
+            scrape.add("lowlat_automation_pending_actions", pending)
+
+        self._register("automation", collect)
 
     # --- collection ------------------------------------------------------------------------
 

@@ -449,6 +449,11 @@ class Session:
             self.wall_clock, journal=lambda event: self._journal_event(RecordType.RISK, event)
         )
         self.automation = automation.for_session(self)  # GET /actions, POST /actions/…
+        self.exporter.add_timesync(self.timesync)
+        self.exporter.add_automation(self.automation)
+        self.exporter.add_feed(
+            "sim", lambda: (0, 0) if self.feed is None else (self.feed.gaps, self.feed.gap_messages)
+        )
         self.failures = FailureInjector(self)  # GET /fail, POST /fail/<scenario>
         self._journaled_transitions = 0
         self._journaled_kill_events = 0

@@ -155,3 +155,23 @@ def test_the_killswitch_command_says_when_no_engine_answers(
 
     assert main(["killswitch", "status", "--url", "http://127.0.0.1:9"]) == 2
     assert "no engine answers" in capsys.readouterr().err
+
+
+def test_metrics_carry_the_feed_gaps_time_sync_and_automation(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    session = Session(_config(1.0), tmp_path / "journal")
+    scraped: dict[str, str] = {}
+
+    def scrape(status: dict) -> None:
+        scraped["text"] = _get(f"http://127.0.0.1:{session.server.port}/metrics")[1]
+
+    session.run(on_status=scrape)
+    names = {family.name for family in text_string_to_metric_families(scraped["text"])}
+    for family in (
+        "lowlat_feed_sequence_gaps",
+        "lowlat_timesync_steps",
+        "lowlat_timesync_flagged",
+        "lowlat_automation_pending_actions",
+    ):
+        assert family in names, family
