@@ -175,13 +175,15 @@ class RingBus:
         self._shm: shared_memory.SharedMemory | None = None
         self._owner = True
         if shared_name is None:
-            memory = np.zeros(total_words, dtype=np.int64)
+            memory = np.empty(total_words, dtype=np.int64)
         else:
             self._shm = shared_memory.SharedMemory(
                 name=shared_name, create=True, size=total_words * 8
             )
             memory = np.ndarray((total_words,), dtype=np.int64, buffer=self._shm.buf)
-            memory[:] = 0
+        # Written, not calloc'ed: every page is faulted in now, not on the producer's first
+        # lap, where each fault would stall the hot path.
+        memory[:] = 0
         self._bind(memory, n_header, capacity, slot_words)
         header = self.arrays.header
         header[H_VERSION] = LAYOUT_VERSION
