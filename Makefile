@@ -35,18 +35,19 @@ format: $(STAMP)
 # the interpreted run (NUMBA_DISABLE_JIT=1) is plain Python. The interpreted run and two
 # compiled workers (pytest-xdist, a test file at a time; the files that build the whole
 # engine all on one worker, see tests/conftest.py) share the two cores; the interpreted
-# run's output follows the compiled one's. Only tests/core runs compiled under
-# coverage (the core's codegen runs at compile time); coverage's tracer would slow the
-# compilation of everything else several times over.
+# run's output follows the compiled one's. Each run has its own --basetemp: pytest prunes
+# old temporary directories under a shared root, including another run's live ones. Only
+# tests/core runs compiled under coverage (the core's codegen runs at compile time);
+# coverage's tracer would slow the compilation of everything else several times over.
 INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals tests/execution tests/risk tests/venue tests/journal tests/control
 INTERPRETED_LOG := .pytest-interpreted.log
 
 test: lint
 	rm -f .coverage .coverage.* $(INTERPRETED_LOG)
-	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q $(INTERPRETED_TESTS) > $(INTERPRETED_LOG) 2>&1 & \
+	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/interpreted $(INTERPRETED_TESTS) > $(INTERPRETED_LOG) 2>&1 & \
 	interpreted=$$!; \
-	$(BIN)/coverage run -m pytest -q tests/core; core=$$?; \
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --ignore=tests/core; rest=$$?; \
+	$(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/core tests/core; core=$$?; \
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --basetemp=.pytest-tmp/compiled --ignore=tests/core; rest=$$?; \
 	wait $$interpreted; status=$$?; \
 	echo "--- NUMBA_DISABLE_JIT=1 $(INTERPRETED_TESTS)"; cat $(INTERPRETED_LOG); \
 	test $$core -eq 0 && test $$rest -eq 0 && test $$status -eq 0
@@ -60,5 +61,5 @@ bench: $(STAMP)
 	$(BIN)/lowlat bench
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .ruff_cache .hypothesis $(INTERPRETED_LOG)
+	rm -rf $(VENV) .coverage .coverage.* .pytest_cache .pytest-tmp .ruff_cache .hypothesis $(INTERPRETED_LOG)
 	find . -name __pycache__ -prune -exec rm -rf {} +
