@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from bench.harness import Case, format_report, percentiles_ns, run_suite, summarize
+from bench.ring import STALL_THRESHOLD_NS, case_platform
 from bench.ring_kernels import stall_fraction
 from lowlat.core.clock import monotonic_ns
 from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind
@@ -50,8 +51,6 @@ LATENCY = "pattern detection latency {}, {}, 1 M msg/s"
 SCALING = "pattern detection, {}, unpaced"
 SCALING_RATIO = "pattern detection scaling, 2 groups / 1 group"
 ENGINE = "pattern engine in-process, 1 thread, CPU time"
-PLATFORM_STALLS = "platform: time a lone thread stalls > 5 µs"
-STALL_THRESHOLD_NS = 5_000
 RECV_WORD = MARKET_EVENT_DTYPE.fields["recv_ns"][1] // 8
 _WORDS = MARKET_EVENT_DTYPE.itemsize // 8
 # With one group, producer and group thread have a core each; with two, three threads share
@@ -281,21 +280,6 @@ def _case_engine(repeats: int, events: int) -> list[dict[str, Any]]:
     ]
 
 
-def _case_platform(repeats: int, events: int) -> list[dict[str, Any]]:
-    """The machine's own jitter while the suite runs (``events`` = milliseconds)."""
-    runs = [stall_fraction(events * 1_000_000, STALL_THRESHOLD_NS) for _ in range(repeats)]
-    return [
-        {
-            "name": PLATFORM_STALLS,
-            "unit": "%",
-            "better": "lower",
-            **summarize([100.0 * fraction for fraction, _ in runs]),
-            "informational": True,
-            "note": "as in the ring suite: the share of time this thread did not run",
-        }
-    ]
-
-
 def warm_up() -> None:
     """Compile (or load) the producer, the engine and the group loop before timing."""
     records = stream(64).copy()
@@ -312,7 +296,7 @@ def warm_up() -> None:
 
 # key: (case, events per run in full mode, in quick mode)
 CASES: dict[str, Case] = {
-    "platform": (_case_platform, 500, 200),  # milliseconds, not events
+    "platform": (case_platform, 500, 200),  # milliseconds, not events
     "latency": (_latency_case(1), 1_000_000, 300_000),
     "latency_2g": (_latency_case(2), 1_000_000, 300_000),
     "scaling": (_case_scaling, 1_000_000, 500_000),

@@ -535,7 +535,7 @@ def _case_latency(repeats: int, events: int) -> list[dict[str, Any]]:
     )
 
 
-def _case_platform(repeats: int, events: int) -> list[dict[str, Any]]:
+def case_platform(repeats: int, events: int) -> list[dict[str, Any]]:
     """The machine's own jitter, measured the same way every run (``events`` = ms)."""
     runs = [rk.stall_fraction(events * 1_000_000, STALL_THRESHOLD_NS) for _ in range(repeats)]
     result: dict[str, Any] = {
@@ -578,7 +578,7 @@ def _case_queue_latency(repeats: int, events: int) -> list[dict[str, Any]]:
 
 # key: (case, events per run in full mode, in quick mode)
 CASES: dict[str, tuple[Callable[[int, int], list[dict[str, Any]]], int, int]] = {
-    "platform": (_case_platform, 2_000, 500),  # milliseconds, not events
+    "platform": (case_platform, 2_000, 500),  # milliseconds, not events
     "threads": (_case_threads, 20_000_000, 2_000_000),
     "threads_single": (_case_threads_single, 5_000_000, 500_000),
     "fanout": (_case_fanout, 5_000_000, 500_000),

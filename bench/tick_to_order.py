@@ -37,6 +37,7 @@ import numpy as np
 
 from bench.harness import Case, format_report, percentiles_ns, run_suite, summarize
 from bench.patterns import produce_paced
+from bench.ring import STALL_THRESHOLD_NS, case_platform
 from bench.ring_kernels import stall_fraction
 from lowlat.book import BookConfig, OrderBooks
 from lowlat.control import Metrics
@@ -70,8 +71,6 @@ BLOCK = 64
 SAMPLES = 1 << 20  # decision-latency samples kept: more than any run decides
 LATENCY = "tick-to-order {}, 1 M msg/s"
 THROUGHPUT = "tick-to-order path, unpaced (records/s)"
-PLATFORM_STALLS = "platform: time a lone thread stalls > 5 µs"
-STALL_THRESHOLD_NS = 5_000
 _WORDS = MARKET_EVENT_DTYPE.itemsize // 8
 _last_journaled = [0]  # records the last run's loop handed to its journal
 
@@ -256,21 +255,6 @@ def _case_throughput(repeats: int, events: int) -> list[dict[str, Any]]:
     ]
 
 
-def _case_platform(repeats: int, events: int) -> list[dict[str, Any]]:
-    """The machine's own jitter while the suite runs (``events`` = milliseconds)."""
-    runs = [stall_fraction(events * 1_000_000, STALL_THRESHOLD_NS) for _ in range(repeats)]
-    return [
-        {
-            "name": PLATFORM_STALLS,
-            "unit": "%",
-            "better": "lower",
-            **summarize([100.0 * fraction for fraction, _ in runs]),
-            "informational": True,
-            "note": "as in the ring suite: the share of time this thread did not run",
-        }
-    ]
-
-
 def warm_up() -> None:
     """Compile (or load) the producer and the engine loop before timing."""
     records = stream(2_000).copy()
@@ -287,7 +271,7 @@ def warm_up() -> None:
 
 # key: (case, events per run in full mode, in quick mode)
 CASES: dict[str, Case] = {
-    "platform": (_case_platform, 500, 200),  # milliseconds, not events
+    "platform": (case_platform, 500, 200),  # milliseconds, not events
     "latency": (_case_latency, 1_000_000, 300_000),
     "throughput": (_case_throughput, 1_000_000, 300_000),
     "journal": (_case_journal_overhead, 1_000_000, 300_000),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+
 import numpy as np
 
 from lowlat.control.metrics import MetricsArrays, kernels
@@ -64,3 +68,24 @@ def drain_all(metrics, stage: int, cursor: int, out: np.ndarray, breaches: bool 
     offset, count, lost, next_cursor = drain(metrics.arrays, stage, cursor, out)
     samples = out[offset : offset + count].copy()
     return samples, int(next_cursor) - int(count), int(lost), int(next_cursor)
+
+
+def get(url: str) -> tuple[int, str]:
+    """GET ``url``: (status, body text), an HTTP error status included."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def post(url: str, body: dict) -> tuple[int, dict]:
+    """POST ``body`` as JSON to ``url``: (status, decoded JSON reply), errors included."""
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

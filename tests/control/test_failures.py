@@ -13,8 +13,6 @@ import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +33,7 @@ from lowlat.control.session import RunConfig, Session, _Feed
 from lowlat.control.stages import Stage
 from lowlat.journal import JournalReader, RecordType
 from lowlat.risk.breakers.config import SystemBreakerConfig
+from tests.control._support import get, post
 
 INTERPRETED = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 COMPILED_ONLY = pytest.mark.skipif(
@@ -112,25 +111,6 @@ class Running:
         self._thread.join(60)
         if self.error is not None and exc[0] is None:
             raise self.error
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def _post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def _json_records(journal: Path, rtype: RecordType) -> list[dict]:
@@ -296,9 +276,9 @@ def _clock_jump(run: Running, injection, verdict, journal: Path) -> None:
 
 def _while_running(name: str, run: Running) -> None:
     if name == "observability-loss":
-        status, body = _get(run.url + "/livez")
+        status, body = get(run.url + "/livez")
         assert status == 200 and json.loads(body)["sidecar"]["state"] == "dead"
-        _, metrics = _get(run.url + "/metrics")
+        _, metrics = get(run.url + "/metrics")
         assert "lowlat_sidecar_up 0.0" in metrics
 
 
@@ -345,14 +325,14 @@ def test_operators_drive_failures_and_approvals_over_http_and_the_cli(
     with Running(_config(), journal) as run:
         run.wait_trading()
         url = run.url
-        listing = json.loads(_get(url + "/fail")[1])
+        listing = json.loads(get(url + "/fail")[1])
         assert set(listing["scenarios"]) == set(SCENARIOS) and listing["running"] == {}
-        assert _post(url + "/fail/md-burst", {"multiplier": 0})[0] == 400
-        assert _post(url + "/fail/process-restart", {})[0] == 400  # needs confirm=true
-        assert _get(url + "/fail/meteor-strike")[0] == 404
+        assert post(url + "/fail/md-burst", {"multiplier": 0})[0] == 400
+        assert post(url + "/fail/process-restart", {})[0] == 400  # needs confirm=true
+        assert get(url + "/fail/meteor-strike")[0] == 404
         assert fail_commands.main(["fail", "slow-consumer", "--url", url]) == 0
         assert json.loads(capsys.readouterr().out)["injection"]["state"] == "running"
-        assert _post(url + "/fail/slow-consumer", {})[0] == 409  # already running
+        assert post(url + "/fail/slow-consumer", {})[0] == 409  # already running
         assert fail_commands.main(["fail", "slow-consumer", "--clear", "--url", url]) == 0
         assert json.loads(capsys.readouterr().out)["injection"]["state"] == "cleared"
         code = fail_commands.main(
@@ -361,7 +341,7 @@ def test_operators_drive_failures_and_approvals_over_http_and_the_cli(
         out = capsys.readouterr().out
         assert code == 0, out
         # the kill switch: automation prepares the re-arm; it needs a named approver
-        engaged = _post(url + "/killswitch/engage", {"by": "test", "reason": "drill"})
+        engaged = post(url + "/killswitch/engage", {"by": "test", "reason": "drill"})
         assert engaged[0] == 200
         deadline = time.monotonic() + 10
         while not run.session.automation.pending():
@@ -370,7 +350,7 @@ def test_operators_drive_failures_and_approvals_over_http_and_the_cli(
         assert fail_commands.main(["actions", "--url", url]) == 0
         (pending,) = json.loads(capsys.readouterr().out)["pending"]
         assert pending["kind"] == "killswitch-rearm"
-        refused = _post(f"{url}/actions/{pending['id']}/approve", {"reason": "no name"})
+        refused = post(f"{url}/actions/{pending['id']}/approve", {"reason": "no name"})
         assert refused[0] == 409 and run.session.lifecycle.state.name == "HALTED"
         approve = ["actions", "approve", str(pending["id"]), "--url", url]
         code = fail_commands.main([*approve, "--approved-by", "ops", "--reason", "drill done"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from lowlat.control.replay import replay
 from lowlat.control.session import RunConfig, Session
 from lowlat.journal import JournalReader, RecordType
+from tests.control._support import get, post
 
 pytestmark = pytest.mark.slow
 
@@ -20,22 +20,6 @@ def _config(seconds: float, **session) -> RunConfig:
     config = RunConfig.load()
     options = {"duration_s": seconds, "http_port": 0, "rate": 20_000, "warmup_messages": 2_000}
     return replace(config, session=replace(config.session, **(options | session)))
-
-
-def _get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as reply:
-        return reply.status, reply.read().decode()
-
-
-def _post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def _types(journal: Path) -> list[int]:
@@ -52,8 +36,8 @@ def test_a_session_serves_metrics_journals_everything_and_replays_identically(
     def probe(status: dict) -> None:
         if "metrics" not in seen:
             base = f"http://127.0.0.1:{session.server.port}"
-            seen["metrics"] = _get(base + "/metrics")[1]
-            seen["status"] = json.loads(_get(base + "/status")[1])
+            seen["metrics"] = get(base + "/metrics")[1]
+            seen["status"] = json.loads(get(base + "/status")[1])
 
     result = session.run(on_status=probe)
     counters = result.status["counters"]
@@ -81,13 +65,11 @@ def test_the_kill_switch_over_http_halts_cancels_and_rearms_only_with_approval(
     def operate(status: dict) -> None:
         base = f"http://127.0.0.1:{session.server.port}/killswitch"
         if "engage" not in replies and status["uptime_s"] > 1.0:
-            replies["engage"] = _post(base + "/engage", {"by": "test", "reason": "drill"})
+            replies["engage"] = post(base + "/engage", {"by": "test", "reason": "drill"})
         elif "engage" in replies and "refused" not in replies:
-            replies["refused"] = _post(base + "/rearm", {"reason": "no approver"})
+            replies["refused"] = post(base + "/rearm", {"reason": "no approver"})
         elif "refused" in replies and "rearm" not in replies and status["uptime_s"] > 2.5:
-            replies["rearm"] = _post(
-                base + "/rearm", {"approved_by": "ops", "reason": "drill done"}
-            )
+            replies["rearm"] = post(base + "/rearm", {"approved_by": "ops", "reason": "drill done"})
 
     result = session.run(on_status=operate)
     assert replies["engage"][0] == 200 and replies["engage"][1]["status"]["lifecycle"] == "HALTED"
@@ -164,7 +146,7 @@ def test_metrics_carry_the_feed_gaps_time_sync_and_automation(tmp_path: Path) ->
     scraped: dict[str, str] = {}
 
     def scrape(status: dict) -> None:
-        scraped["text"] = _get(f"http://127.0.0.1:{session.server.port}/metrics")[1]
+        scraped["text"] = get(f"http://127.0.0.1:{session.server.port}/metrics")[1]
 
     session.run(on_status=scrape)
     names = {family.name for family in text_string_to_metric_families(scraped["text"])}
