@@ -43,7 +43,8 @@ INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals 
 INTERPRETED_LOG := .pytest-interpreted.log
 
 test: lint
-	rm -f .coverage .coverage.* $(INTERPRETED_LOG)
+	rm -rf .coverage .coverage.* $(INTERPRETED_LOG) .pytest-tmp
+	mkdir -p .pytest-tmp
 	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/interpreted $(INTERPRETED_TESTS) > $(INTERPRETED_LOG) 2>&1 & \
 	interpreted=$$!; \
 	$(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/core tests/core; core=$$?; \
