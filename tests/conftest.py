@@ -29,6 +29,7 @@ ENGINE_TEST_FILES = {
     "tests/cli/test_main.py",
     "tests/cli/test_market.py",
     "tests/control/test_automation.py",
+    "tests/control/test_checkpoints.py",
     "tests/control/test_failures.py",
     "tests/control/test_session.py",
     "tests/execution/test_loop.py",

@@ -42,6 +42,7 @@ from lowlat.signals.lanes import PriorityLanes
 
 if TYPE_CHECKING:  # both import the server, which imports this module
     from lowlat.control.automation import Automation
+    from lowlat.control.checkpoints import PeriodicSnapshots
     from lowlat.control.timesync import TimeSyncMonitor
 
 __all__ = ["LATENCY_BUCKETS_US", "LATENCY_PERCENTILES", "METRIC_NAMES", "MetricsExporter"]
@@ -148,6 +149,12 @@ _SPECS = (
           ("kind", "status")),
     _Spec("lowlat_automation_pending_actions", "gauge",
           "High-risk actions waiting for an operator's approval."),
+    _Spec("lowlat_snapshots", "counter", "State snapshots written."),
+    _Spec("lowlat_snapshot_failures", "counter", "State snapshots that failed (and why: /status)."),
+    _Spec("lowlat_snapshot_pause_seconds", "gauge",
+          "How long the engine stood still for the last snapshot's copy."),
+    _Spec("lowlat_snapshot_max_pause_seconds", "gauge",
+          "The longest the engine stood still for a snapshot's copy."),
     _Spec("lowlat_exporter_source_errors", "counter",
           "Scrapes in which a registered source raised (and was skipped).", ("source",)),
 )  # fmt: skip
@@ -406,6 +413,17 @@ class MetricsExporter(Collector):
                 scrape.add(metric.removesuffix("_total"), value)
 
         self._register("timesync", collect)
+
+    def add_snapshots(self, snapshots: PeriodicSnapshots) -> None:
+        """Periodic snapshots: written, failed, and the engine's pauses for them."""
+
+        def collect(scrape: _Scrape) -> None:
+            scrape.add("lowlat_snapshots", snapshots.taken)
+            scrape.add("lowlat_snapshot_failures", snapshots.failures)
+            scrape.add("lowlat_snapshot_pause_seconds", snapshots.last_pause_ns / 1e9)
+            scrape.add("lowlat_snapshot_max_pause_seconds", snapshots.max_pause_ns / 1e9)
+
+        self._register("snapshots", collect)
 
     def add_automation(self, automation: Automation) -> None:
         """Automation's actions by kind and status, and the pending ones."""

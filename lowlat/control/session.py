@@ -46,6 +46,7 @@ import numpy as np
 
 from lowlat.book import BookConfig, OrderBooks
 from lowlat.control import automation
+from lowlat.control.checkpoints import PeriodicSnapshots, Recovered, recover_engine
 from lowlat.control.config import ControlConfig, ReadinessConfig
 from lowlat.control.degradation import DegradationController, ring_lag
 from lowlat.control.exporter import MetricsExporter
@@ -53,6 +54,7 @@ from lowlat.control.failures import FailureInjector
 from lowlat.control.metrics import Metrics
 from lowlat.control.metrics import kernels as metric_kernels
 from lowlat.control.probes import Probes
+from lowlat.control.replay import SNAPSHOT_DIR
 from lowlat.control.server import ControlServer, RouteError
 from lowlat.control.sidecar import MetricsSidecar
 from lowlat.control.stages import Stage
@@ -68,10 +70,16 @@ from lowlat.execution.pipeline import TradingPipeline
 from lowlat.feeds.itch import LENGTH_PREFIXED, ItchDecoder
 from lowlat.feeds.sim import SCENARIOS, Simulator, scenario
 from lowlat.feeds.sim.pacing_kernels import publish_paced
-from lowlat.journal import Journal, JournalConfig, JournalReader, RecordType
+from lowlat.journal import Journal, JournalConfig, RecordType, SnapshotStore
 from lowlat.risk import KillSwitch, PreTradeRisk, RiskConfig
 from lowlat.risk.breakers import BreakerConfig, CircuitBreakers, SystemBreaker
-from lowlat.risk.killswitch import operator_engage, operator_rearm, operator_status
+from lowlat.risk.killswitch import (
+    ENGAGE,
+    REARM,
+    operator_engage,
+    operator_rearm,
+    operator_status,
+)
 from lowlat.signals.micro import MicroSignals, SignalConfig
 from lowlat.venue import InProcessGateway, VenueConfig
 
@@ -114,6 +122,7 @@ class SessionConfig:
     http_port: int = 9_464  # 0: any free port
     status_interval_s: float = 0.5
     feed_headroom: float = 1.0  # simulated messages = rate × duration × this (md-burst room)
+    snapshot_interval_s: float = 30.0  # a state snapshot this often; 0: none
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -141,6 +150,9 @@ class SessionConfig:
             raise ValueError(f"session.http_port must be at most 65535, got {self.http_port}")
         if not isinstance(self.feed_headroom, int | float) or not self.feed_headroom >= 1:
             raise ValueError(f"session.feed_headroom must be ≥ 1, got {self.feed_headroom!r}")
+        interval = self.snapshot_interval_s
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
+            raise ValueError(f"session.snapshot_interval_s must be ≥ 0, got {interval!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionConfig:
@@ -225,6 +237,7 @@ class SessionResult:
     lifecycle: list[tuple[str, str, str]]  # (source, target, reason) in order
     recovered_events: int  # market events replayed from an existing journal
     journal_dir: Path | None
+    recovered: Recovered | None = None  # how the state was rebuilt (None: a new journal)
 
 
 def build_pipeline(config: RunConfig, lifecycle: Lifecycle) -> TradingPipeline:
@@ -455,6 +468,20 @@ class Session:
             "sim", lambda: (0, 0) if self.feed is None else (self.feed.gaps, self.feed.gap_messages)
         )
         self.failures = FailureInjector(self)  # GET /fail, POST /fail/<scenario>
+        self.snapshots = (
+            PeriodicSnapshots(
+                self.loop,
+                self.journal,
+                SnapshotStore(self.journal_dir / SNAPSHOT_DIR),
+                s.snapshot_interval_s,
+                metadata=self._snapshot_metadata,
+            )
+            if s.snapshot_interval_s > 0
+            else None
+        )
+        if self.snapshots is not None:
+            self.exporter.add_snapshots(self.snapshots)
+        self.recovered: Recovered | None = None
         self._journaled_transitions = 0
         self._journaled_kill_events = 0
         self._degradation_ns = 0
@@ -517,8 +544,14 @@ class Session:
                 RecordType.OPERATOR, {"action": _SESSION_START, "config": self.config.raw}
             )
             self._warm_up()
-            self.recovered_events = self._recover()
+            self.recovered = self._recover()
+            self.recovered_events = self.recovered.replayed_events
+            halted = self._kill_switch_before_restart(self.recovered)
+            if halted is not None:
+                self.kill_switch.engage(f"engaged before the restart: {halted}", "recovery")
             self.loop.journal_on()
+            if self.snapshots is not None:
+                self.snapshots.start()
             self.sidecar.add_listener(self.warmup.observe)
             self.sidecar.add_task(self.warmup.poll)
             self.sidecar.add_task(self._observe_degradation)
@@ -532,7 +565,7 @@ class Session:
                 replace(s, duration_s=duration_s or s.duration_s),
                 self.feed_ring,
                 self.metrics,
-                self._last_journaled_event_seq(),
+                self.recovered.last_event_seq,
             )
             self._started_ns = time.monotonic_ns()
             if self._stopping:
@@ -552,6 +585,7 @@ class Session:
             transitions,
             self.recovered_events,
             None if self._temporary else self.journal_dir,
+            self.recovered,
         )
 
     def stop(self) -> None:
@@ -593,21 +627,44 @@ class Session:
         copy.stop()
         ring.close()
 
-    def _recover(self) -> int:
-        """Replay the journal's market events through the path (journal off); return how many."""
-        from lowlat.control.replay import replay_into
-
-        replayed = replay_into(self.loop, self.journal_dir)
+    def _recover(self) -> Recovered:
+        """Rebuild the path from the newest snapshot and the journal after it (journal off)."""
+        store = (
+            self.snapshots.store
+            if self.snapshots is not None
+            else SnapshotStore(self.journal_dir / SNAPSHOT_DIR)
+        )
+        recovered = recover_engine(self.loop, self.journal, store)
         self.loop.follow(self.lifecycle.reader)
-        return replayed
+        return recovered
 
-    def _last_journaled_event_seq(self) -> int:
-        last = -1
-        for batch in JournalReader(self.journal_dir):
-            events = batch.records(RecordType.MARKET_EVENT)
-            if len(events):
-                last = int(events["seq"][-1])
-        return last
+    def _snapshot_metadata(self) -> dict[str, Any]:
+        """Stored with each snapshot: the config, and the kill switch (a restart keeps it)."""
+        engagements = [e for e in self.kill_switch.history if e.action == ENGAGE]
+        return {
+            "config": self.config.raw,
+            "kill_switch": {
+                "engaged": self.kill_switch.engaged,
+                "reason": engagements[-1].reason if engagements else "",
+            },
+        }
+
+    def _kill_switch_before_restart(self, recovered: Recovered) -> str | None:
+        """The reason the kill switch was engaged when the journaled session ended, or None.
+
+        The snapshot's record of it, then every kill-switch event journaled after the
+        snapshot's covered sequence: the last one decides.
+        """
+        state = recovered.metadata.get("kill_switch", {})
+        reason = state.get("reason", "") if state.get("engaged") else None
+        for batch in self.journal.reader(recovered.tail_from):
+            for k in np.flatnonzero(batch.types == RecordType.RISK):
+                event = batch.json(int(k))
+                if event.get("action") == ENGAGE:
+                    reason = event.get("reason", "")
+                elif event.get("action") == REARM:
+                    reason = None
+        return reason
 
     def _observe_degradation(self, now: int) -> None:
         if now - self._degradation_ns >= _DEGRADATION_EVERY_NS:
@@ -638,6 +695,8 @@ class Session:
 
     def _shutdown(self) -> dict[str, Any]:
         self.failures.stop()
+        if self.snapshots is not None:
+            self.snapshots.stop()
         if self.feed is not None and not self.feed.done.is_set():
             self.feed.stop()
         if self.loop.running:
@@ -722,6 +781,8 @@ class Session:
             },
             "sidecar": self.sidecar.status().to_dict(),
             "recovered_events": self.recovered_events,
+            "recovered_from": None if self.recovered is None else self.recovered.snapshot,
+            "snapshots": None if self.snapshots is None else self.snapshots.status(),
             "timesync": self.timesync.status(),
             "automation": self.automation.summary(),
             "failures": self.failures.status(),

@@ -13,6 +13,8 @@ journaling on or off, and cancel-all requests (:meth:`EngineLoop.request_cancel_
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -32,7 +34,7 @@ from lowlat.venue import InProcessGateway
 from lowlat.venue.layout import report_capacity
 from lowlat.venue.records import EXEC_REPORT_DTYPE
 
-__all__ = ["LOOP_COUNTERS", "EngineLoop", "LoopScratch"]
+__all__ = ["LOOP_COUNTERS", "EngineLoop", "LoopScratch", "SnapshotBoundary"]
 
 LOOP_COUNTERS = {
     "events": lk.L_EVENTS,
@@ -51,6 +53,35 @@ LOOP_COUNTERS = {
     "cancels_sent": lk.L_CANCELS_SENT,
 }
 _WORDS = 8  # every record is 64 bytes
+#: Control words a snapshot restores: the counters. The rest are requests and their
+#: answers, which belong to the running process.
+_RESTORED_WORDS = (*LOOP_COUNTERS.values(), lk.L_LAST_EVENT_SEQ)
+
+
+@dataclass(frozen=True)
+class SnapshotBoundary:
+    """Where a state capture was taken: after ``events`` records, the last ``last_event_seq``.
+
+    ``mark`` is the number of its SNAPSHOT_MARK record in the journal (0: not journaled);
+    ``pause_ns`` how long the engine thread stood still for the copy (0: no thread).
+    """
+
+    mark: int
+    last_event_seq: int
+    events: int
+    pause_ns: int
+
+
+def _state_arrays(prefix: str, state: object, found: dict[str, np.ndarray], seen: set[int]) -> None:
+    """Every writable array reachable from ``state`` (nested named tuples), by dotted name."""
+    if isinstance(state, np.ndarray):
+        if state.flags.writeable and id(state) not in seen:
+            seen.add(id(state))
+            found[prefix] = state
+    elif isinstance(state, tuple):
+        names = getattr(state, "_fields", None) or [str(i) for i in range(len(state))]
+        for name, value in zip(names, state, strict=True):
+            _state_arrays(f"{prefix}.{name}", value, found, seen)
 
 
 class LoopScratch(NamedTuple):
@@ -74,6 +105,8 @@ class LoopScratch(NamedTuple):
     venue_fill_words: np.ndarray
     exec_acks: np.ndarray  # ACK_DTYPE: acks of the orders the reports moved
     state_words: np.ndarray  # int64[1, 8]: an ENGINE_STATE journal record
+    risk_source: np.ndarray  # the risk control words the control plane writes (kill switch)
+    risk_synced: np.ndarray  # those words as the engine's copy last agreed with them
 
 
 def _records(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +146,8 @@ def allocate_scratch(pipeline: TradingPipeline, venue: InProcessGateway, block: 
         venue_fill_words=venue_fill_words,
         exec_acks=np.zeros(reports, ACK_DTYPE),
         state_words=np.zeros((1, _WORDS), np.int64),
+        risk_source=pipeline.risk.state.control,
+        risk_synced=pipeline.risk.state.control.copy(),
     )
 
 
@@ -160,13 +195,18 @@ class EngineLoop:
             self._journal_ring = RingArrays(np.zeros(64, np.int64), np.zeros(2, np.int64), empty)
         self.scratch = allocate_scratch(pipeline, venue, block)
         self.control = np.zeros(lk.LOOP_WORDS, np.int64)
+        self.control[lk.L_LAST_EVENT_SEQ] = -1
         # The engine's view of the lifecycle: the path reads it, the loop copies the
         # controllers' state into it between runs (see ``loop_kernels.process_block``).
         self.source = pipeline.execution.lifecycle.reader
         self.view = self.source.copy()
         self._view_reader = self.view.view()
         self._view_reader.flags.writeable = False
-        self._risk = pipeline.risk.state._replace(lifecycle=self._view_reader)
+        # The path reads its own copy of the risk control words, agreed with the control
+        # plane's at record boundaries only (see ``loop_kernels._sync_risk_control``).
+        self._risk = pipeline.risk.state._replace(
+            lifecycle=self._view_reader, control=pipeline.risk.state.control.copy()
+        )
         self._thread: threading.Thread | None = None
         self._processed = 0
         self._error: BaseException | None = None
@@ -178,6 +218,113 @@ class EngineLoop:
             self._risk, p.breakers.state, p.strategy.function, p.strategy.params,
             p.strategy.memory, self.venue.engine.state, self.venue.state,
         )  # fmt: skip
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The live arrays that are the engine's whole state, by name.
+
+        Books, signals, orders, risk, breakers, the strategy's memory, the simulated venue,
+        the engine's lifecycle view and the loop's control words: everything a restart
+        must get back. They are the arrays the compiled path writes — read them only while
+        the loop stands still (:meth:`capture`).
+        """
+        p = self.pipeline
+        found: dict[str, np.ndarray] = {}
+        seen: set[int] = set()
+        for name, state in (
+            ("books", p.books.state), ("signals", p.signals.state),
+            ("execution", p.execution.state), ("risk", self._risk),
+            ("breakers", p.breakers.state), ("strategy.params", p.strategy.params),
+            ("strategy.memory", p.strategy.memory), ("venue.engine", self.venue.engine.state),
+            ("venue.gateway", self.venue.state), ("loop.view", self.view),
+            ("loop.control", self.control),
+        ):  # fmt: skip
+            _state_arrays(name, state, found, seen)
+        return found
+
+    def capture(self, into: dict[str, np.ndarray], timeout: float = 10.0) -> SnapshotBoundary:
+        """Copy the engine's state into ``into`` (buffers shaped like :meth:`state_arrays`).
+
+        A running engine thread is paused at its next block boundary for the copy — a
+        memcpy of the state, no allocation — and journals the boundary (SNAPSHOT_MARK) as
+        it pauses; otherwise the boundary is journaled here. Journaling must be on for the
+        mark to be journaled (see :meth:`journal_on`).
+
+        Raises
+        ------
+        TimeoutError
+            If a running engine thread did not pause within ``timeout`` seconds.
+        """
+        live = self.state_arrays()
+        if into.keys() != live.keys():
+            raise ValueError("the capture buffers are not shaped like state_arrays()")
+        request = int(self.control[lk.L_PAUSE]) + 1
+        if not self.running:
+            self.control[lk.L_PAUSE] = request
+            lk.journal_mark(
+                self._journal_ring, self.control, self.scratch, lk.SNAPSHOT_MARK, request
+            )
+            self.control[lk.L_PAUSED] = self.control[lk.L_RESUME] = request
+            for name, array in live.items():
+                np.copyto(into[name], array)
+            return self._boundary(into, request, 0)
+        store_release(self.control, lk.L_PAUSE, request)
+        deadline = time.monotonic() + timeout
+        while load_acquire(self.control, lk.L_PAUSED) < request:
+            if not self.running or time.monotonic() > deadline:
+                store_release(self.control, lk.L_RESUME, request)
+                raise TimeoutError(f"the engine thread did not pause within {timeout} s")
+        paused = time.monotonic_ns()
+        try:
+            for name, array in live.items():
+                np.copyto(into[name], array)
+        finally:
+            store_release(self.control, lk.L_RESUME, request)
+        return self._boundary(into, request, time.monotonic_ns() - paused)
+
+    def _boundary(
+        self, into: dict[str, np.ndarray], request: int, pause_ns: int
+    ) -> SnapshotBoundary:
+        control = into["loop.control"]
+        journaled = self.journal is not None and self.control[lk.L_JOURNAL] != 0
+        return SnapshotBoundary(
+            request if journaled else 0,
+            int(control[lk.L_LAST_EVENT_SEQ]),
+            int(control[lk.L_EVENTS]),
+            pause_ns,
+        )
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Load a captured state (a snapshot's arrays) into this loop's live arrays.
+
+        Raises
+        ------
+        ValueError
+            Naming the first array that is missing or differs in shape or dtype: the
+            snapshot was taken with another configuration.
+        """
+        if self.running:
+            raise RuntimeError("the engine thread is running: stop() it first")
+        live = self.state_arrays()
+        for name, array in live.items():
+            saved = arrays.get(name)
+            if saved is None:
+                raise ValueError(f"the snapshot has no array {name!r}")
+            if saved.shape != array.shape or saved.dtype != array.dtype:
+                raise ValueError(
+                    f"the snapshot's {name!r} is {saved.dtype}{list(saved.shape)}, this "
+                    f"engine's is {array.dtype}{list(array.shape)}: another configuration"
+                )
+        for name, array in live.items():
+            if name == "loop.control":
+                saved = arrays[name]
+                words = list(_RESTORED_WORDS)
+                array[words] = saved[words]
+                # Requests are numbered on from the snapshot's: a mark is known by its number.
+                array[[lk.L_PAUSE, lk.L_PAUSED, lk.L_RESUME]] = saved[lk.L_PAUSED]
+                array[lk.L_CANCEL_ALL] = saved[lk.L_CANCEL_ALL_DONE]
+            else:
+                np.copyto(array, arrays[name])
+        self._set_risk_control(self._risk.control)
 
     def follow(self, source: np.ndarray) -> None:
         """Take the lifecycle state from ``source`` (a read-only int64[1] cell) from now on.
@@ -220,10 +367,19 @@ class EngineLoop:
             self.control[lk.L_EVENTS] += len(part)
         return sent
 
-    def cancel_all(self) -> int:
-        """Cancel every resting order now, in this thread; return the cancels sent."""
+    def cancel_all(self, request: int | None = None) -> int:
+        """Cancel every resting order now, in this thread; return the cancels sent.
+
+        ``request`` numbers it (the next number by default): a replay passes the number
+        the journal's CANCEL_ALL_MARK gives.
+        """
         if self.running:
             raise RuntimeError("the engine thread is running: use request_cancel_all()")
+        if request is None:
+            request = int(self.control[lk.L_CANCEL_ALL]) + 1
+        self.control[lk.L_CANCEL_ALL] = request
+        lk.journal_mark(self._journal_ring, self.control, self.scratch, lk.CANCEL_ALL_MARK, request)
+        self.control[lk.L_CANCEL_ALL_DONE] = request
         return int(
             lk.cancel_working(
                 self.pipeline.execution.state,
@@ -237,6 +393,30 @@ class EngineLoop:
                 self._journal_ring,
             )
         )
+
+    def replay_control(self, rtype: int, words: np.ndarray) -> None:
+        """Carry out a journaled engine control record as the live engine did, in this thread.
+
+        ``words`` is the record's payload as int64. A CANCEL_ALL_MARK cancels every
+        working order; a RISK_CONTROL sets the risk control words (the kill switch) the
+        path reads; a SNAPSHOT_MARK changes no state and only moves the pause numbering
+        on, so marks this loop journals later are numbered after it.
+        """
+        if rtype == lk.CANCEL_ALL_MARK:
+            self.cancel_all(int(words[0]))
+        elif rtype == lk.RISK_CONTROL:
+            self._set_risk_control(words[: self._risk.control.shape[0]])
+        elif rtype == lk.SNAPSHOT_MARK:
+            for word in (lk.L_PAUSE, lk.L_PAUSED, lk.L_RESUME):
+                self.control[word] = max(int(self.control[word]), int(words[0]))
+        else:
+            raise ValueError(f"journal type {rtype} is not an engine control record")
+
+    def _set_risk_control(self, words: np.ndarray) -> None:
+        """The path's risk control words, the control plane's and their agreement, all ``words``."""
+        values = np.array(words, np.int64)
+        for target in (self._risk.control, self.scratch.risk_synced, self.scratch.risk_source):
+            target[:] = values
 
     def request_cancel_all(self) -> int:
         """Ask the running engine thread to cancel every resting order; return the request's number.

@@ -39,6 +39,7 @@ from lowlat.risk.kernels import check_order, on_ack, on_fill
 from lowlat.venue.gateway_kernels import route
 
 __all__ = [
+    "CANCEL_ALL_MARK",
     "ENGINE_STATE",
     "LOOP_WORDS",
     "L_BLOCKS",
@@ -53,12 +54,19 @@ __all__ = [
     "L_JOURNAL",
     "L_JOURNALED",
     "L_JOURNAL_REFUSED",
+    "L_LAST_EVENT_SEQ",
     "L_LOST",
     "L_ORDERS",
+    "L_PAUSE",
+    "L_PAUSED",
     "L_REPORTS",
+    "L_RESUME",
     "L_STALLED_ROUTES",
     "L_STOP",
+    "RISK_CONTROL",
+    "SNAPSHOT_MARK",
     "cancel_working",
+    "journal_mark",
     "process_block",
     "route_and_apply",
     "run_from_ring",
@@ -83,11 +91,26 @@ L_JOURNAL_REFUSED = 13  # records the journal ring refused (its writer a full ri
 L_CANCEL_ALL = 14  # control: requests to cancel every working order (the kill switch)
 L_CANCEL_ALL_DONE = 15  # requests carried out
 L_CANCELS_SENT = 16  # cancels sent by them
+L_PAUSE = 17  # control: requests to pause at the next block boundary (a snapshot)
+L_PAUSED = 18  # the last request the loop paused for (it waits until L_RESUME reaches it)
+L_RESUME = 19  # control: the last request whose pause may end
+L_LAST_EVENT_SEQ = 20  # sequence of the last market event processed (-1: none yet)
 LOOP_WORDS = 24
 
 #: Journal type of the engine's lifecycle view changing (64 bytes: the state, the sequence
 #: of the record it applies from): a replay sets its view at the same record.
 ENGINE_STATE = USER_TYPES + 1
+#: Journal type of a snapshot's boundary (64 bytes: the pause request, the sequence of the
+#: last market event processed before it, the records processed): every engine record
+#: before it in the journal is in the snapshot, none after it.
+SNAPSHOT_MARK = USER_TYPES + 2
+#: Journal type of a cancel-all carried out (64 bytes, as SNAPSHOT_MARK): the cancels
+#: journaled after it are its; a replay cancels every working order at the same place.
+CANCEL_ALL_MARK = USER_TYPES + 3
+#: Journal type of the risk control words the path reads changing by the control plane's
+#: hand (64 bytes: the words; the kill switch engaged or cleared by an operator): a replay
+#: sets them at the same record.
+RISK_CONTROL = USER_TYPES + 4
 
 _MARKET_EVENT = RecordType.MARKET_EVENT.value
 _ORDER = RecordType.ORDER.value
@@ -143,6 +166,45 @@ def route_and_apply(
         control[L_FILLS] += n_fills
         _journal(journal, control, _ACK, now, s.venue_ack_words, n_acks)
         _journal(journal, control, _FILL, now, s.venue_fill_words, n_fills)
+
+
+@hot_kernel_inline
+def _sync_risk_control(risk, s, control: np.ndarray, journal) -> None:
+    """Agree the risk control words the path reads with those the control plane writes.
+
+    The path reads ``risk.control``, the engine's copy; the control plane writes
+    ``s.risk_source``; ``s.risk_synced`` is what they last agreed on. A word the control
+    plane changed is copied in, and the new words are journaled (RISK_CONTROL); a word the
+    path changed (a drawdown breach engaging the kill switch) is published to the source.
+    Called at record boundaries only, so a replay applies the change at the same record.
+    """
+    changed = False
+    for w in range(s.risk_source.shape[0]):
+        source = load_acquire(s.risk_source, w)
+        if source != s.risk_synced[w]:
+            risk.control[w] = source
+            s.risk_synced[w] = source
+            changed = True
+        elif risk.control[w] != s.risk_synced[w]:
+            s.risk_synced[w] = risk.control[w]
+            store_release(s.risk_source, w, risk.control[w])
+    if changed and control[L_JOURNAL] != 0:
+        words = s.risk_synced.reshape(1, -1)
+        _journal(journal, control, RISK_CONTROL, monotonic_ns(), words, 1)
+
+
+@hot_kernel
+def journal_mark(journal, control: np.ndarray, s, rtype: int, request: int) -> None:
+    """Journal a control request carried out at this block boundary.
+
+    A SNAPSHOT_MARK or CANCEL_ALL_MARK: the request's number, the last event's sequence,
+    the records processed.
+    """
+    s.state_words[0, 0] = request
+    s.state_words[0, 1] = control[L_LAST_EVENT_SEQ]
+    s.state_words[0, 2] = control[L_EVENTS]
+    _journal(journal, control, rtype, monotonic_ns(), s.state_words, 1)
+    s.state_words[0, 2] = 0
 
 
 @hot_kernel
@@ -222,6 +284,7 @@ def process_block(
     i = 0
     while i < n:
         first = i
+        _sync_risk_control(risk, s, control, journal)
         state = load_acquire(source, 0)
         if state != view[0]:
             store_release(view, 0, state)
@@ -247,6 +310,8 @@ def process_block(
         route_and_apply(ex, risk, venue, gateway, s, sent, control, metrics, journal)
         control[L_ORDERS] += sent
         total += sent
+    if n > 0:
+        control[L_LAST_EVENT_SEQ] = events[n - 1]["seq"]
     control[L_BLOCKS] += 1
     return total
 
@@ -278,8 +343,11 @@ def run_from_ring(
     """Poll the ring as ``consumer`` and process every block until ``control[L_STOP]`` is set.
 
     Busy-polls: the engine thread owns its core. Between blocks it carries out a
-    cancel-all request of the control plane (``control[L_CANCEL_ALL]``). Returns the
-    number of records processed. Every record published before the stop is processed.
+    cancel-all request of the control plane (``control[L_CANCEL_ALL]``), and pauses when
+    asked (``control[L_PAUSE]``): it journals the boundary (SNAPSHOT_MARK), publishes
+    ``L_PAUSED`` and spins until ``L_RESUME`` reaches the request, while the control
+    plane copies the state. Returns the number of records processed. Every record
+    published before the stop is processed.
     """
     total = 0
     capacity = s.block.shape[0]
@@ -289,8 +357,16 @@ def run_from_ring(
         stopping = load_acquire(control, L_STOP) != 0
         requested = load_acquire(control, L_CANCEL_ALL)
         if requested > control[L_CANCEL_ALL_DONE]:
+            journal_mark(journal, control, s, CANCEL_ALL_MARK, requested)
             cancel_working(ex, lifecycle, risk, venue, gateway, s, control, metrics, journal)
             store_release(control, L_CANCEL_ALL_DONE, requested)
+        pause = load_acquire(control, L_PAUSE)
+        if pause > control[L_PAUSED]:
+            journal_mark(journal, control, s, SNAPSHOT_MARK, pause)
+            # Release: every state write above is visible to whoever acquires L_PAUSED.
+            store_release(control, L_PAUSED, pause)
+            while load_acquire(control, L_RESUME) < pause:
+                cpu_relax()
         count, _first, lost = poll_batch(header, stamps, slots, consumer, s.block_words, capacity)
         if lost > 0:
             control[L_LOST] += lost

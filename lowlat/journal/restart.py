@@ -37,18 +37,31 @@ def checkpoint(
     store: SnapshotStore,
     arrays: Mapping[str, np.ndarray],
     metadata: Mapping[str, Any] | None = None,
+    *,
+    covers: int | None = None,
 ) -> SnapshotInfo:
-    """Snapshot ``arrays`` at the journal's current boundary, then prune and retire.
+    """Snapshot ``arrays`` at a journal boundary, then prune and retire.
 
-    Call it at a quiescent point: the hot path has published every record the arrays
-    reflect, and publishes nothing until this returns. The snapshot covers the journal's
-    written sequence after a :meth:`Journal.sync` (so the records it covers are durable
-    before it exists); a SNAPSHOT record naming it is journaled; the store keeps the newest
-    ``config.keep_snapshots``, and segments wholly covered by the oldest kept are deleted.
+    The snapshot covers ``covers``: a sequence every record up to which the arrays reflect.
+    By default it is the journal's written sequence after a :meth:`Journal.sync`, which
+    is right when called at a quiescent point — the hot path has published every record
+    the arrays reflect, and publishes nothing until this returns. A caller whose hot path
+    went on (a copy taken during a pause) passes a sequence read before the pause, and
+    finds the exact boundary after it by a mark it journaled.
+
+    The records covered are durable before the snapshot exists; a SNAPSHOT record naming
+    it is journaled; the store keeps the newest ``config.keep_snapshots``, and segments
+    wholly covered by the oldest kept are deleted.
     """
     seq = journal.sync()
-    info = store.save(seq, arrays, metadata)
-    journal.append_json(RecordType.SNAPSHOT, {"covers": seq, "file": os.path.basename(info.path)})
+    if covers is None:
+        covers = seq
+    elif not 0 <= covers <= seq:
+        raise ValueError(f"covers {covers} is not a written sequence (the journal is at {seq})")
+    info = store.save(covers, arrays, metadata)
+    journal.append_json(
+        RecordType.SNAPSHOT, {"covers": covers, "file": os.path.basename(info.path)}
+    )
     kept = store.prune(journal.config.keep_snapshots)
     journal.retire(kept[-1].seq)
     return info

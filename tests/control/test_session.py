@@ -85,21 +85,55 @@ def test_the_kill_switch_over_http_halts_cancels_and_rearms_only_with_approval(
 
 def test_a_restart_on_the_same_journal_recovers_the_state_and_continues(tmp_path: Path) -> None:
     journal = tmp_path / "journal"
-    config = _config(3.0)
+    config = _config(3.0, snapshot_interval_s=0.3)
+    config = replace(config, journal=replace(config.journal, segment_bytes=1 << 18))
     crashed = Session(config, journal)
     first = crashed.run(
-        on_status=lambda status: crashed.stop() if status["uptime_s"] > 0.8 else None
+        on_status=lambda status: crashed.stop() if status["uptime_s"] > 1.2 else None
     )
     events = first.status["feed"]["published"]
     assert 0 < events < config.session.rate * 3  # stopped early: the feed had more to send
+    assert first.status["snapshots"]["taken"] >= 2
+    assert first.status["snapshots"]["failures"] == 0
     second = Session(config, journal).run()
-    assert second.recovered_events == events
+    recovered = second.recovered
+    assert recovered is not None and recovered.snapshot is not None
+    assert recovered.snapshot_events + recovered.replayed_events == events
+    assert recovered.replayed_events < events  # only the tail after the newest snapshot
     recorded = [
         int(e["seq"]) for b in JournalReader(journal) for e in b.records(RecordType.MARKET_EVENT)
     ]
-    assert recorded == sorted(set(recorded))  # the same feed, continued after the last event
-    assert len(recorded) == events + second.status["feed"]["published"]
-    outcome = replay(journal)
+    assert recorded[0] > 1  # segments before the oldest kept snapshot were retired
+    assert recorded == list(range(recorded[0], recorded[-1] + 1))  # the feed, continued
+    assert recorded[-1] == events + second.status["feed"]["published"]
+    outcome = replay(journal)  # from the oldest kept snapshot
+    assert outcome.identical, outcome.first_difference
+
+
+def test_a_kill_switch_engaged_before_a_restart_stays_engaged_after_it(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    config = _config(3.0)
+    session = Session(config, journal)
+
+    def operate(status: dict) -> None:
+        if status["uptime_s"] > 0.8 and not session.kill_switch.engaged:
+            post(
+                f"http://127.0.0.1:{session.server.port}/killswitch/engage",
+                {"by": "test", "reason": "drill"},
+            )
+        elif session.kill_switch.engaged and status["uptime_s"] > 1.5:
+            session.stop()
+
+    first = session.run(on_status=operate)
+    assert first.status["counters"]["cancel_all_done"] == 1
+    restarted = Session(_config(1.0), journal)
+    second = restarted.run()
+    targets = [t for _, t, _ in second.lifecycle]
+    assert targets == ["WARMUP", "HALTED", "STOPPED"]  # never READY: nobody re-armed it
+    assert "engaged before the restart: drill" in second.lifecycle[1][2]
+    assert second.status["kill_switch"]["engaged"]
+    assert second.status["execution"]["sent"] == 0 or second.status["counters"]["orders"] == 0
+    outcome = replay(journal)  # the cancel-alls are replayed where they happened
     assert outcome.identical, outcome.first_difference
 
 

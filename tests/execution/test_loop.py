@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from lowlat.core.lifecycle import LifecycleState
 from lowlat.core.ring import RingBus
 from lowlat.core.ring import kernels as ring_kernels
 from lowlat.execution import ExecutionConfig, ExecutionEngine, OrderState
+from lowlat.execution import loop_kernels as lk
 from lowlat.execution.examples import imbalance_quoter_strategy
 from lowlat.execution.layout import ORDER_FIELDS
 from lowlat.execution.loop import EngineLoop
@@ -193,3 +195,79 @@ def test_the_engine_thread_carries_out_a_cancel_all_request(session: np.ndarray)
     assert counters["cancel_all_done"] == request
     assert counters["cancels_sent"] == resting > 0
     assert pipeline.execution.working_orders() == []
+
+
+def _buffers(loop: EngineLoop) -> dict[str, np.ndarray]:
+    return {name: np.zeros_like(array) for name, array in loop.state_arrays().items()}
+
+
+def test_capture_pauses_the_engine_thread_at_a_block_boundary_and_journals_it(
+    session: np.ndarray, tmp_path: Path
+) -> None:
+    pipeline, venue = _parts()
+    words = session.view(np.int64).reshape(len(session), -1)
+    half = len(session) // 2
+    ring = RingBus(1 << 16)
+    with Journal(tmp_path / "journal") as journal:
+        loop = EngineLoop(pipeline, venue, block=64, journal=journal)
+        loop.journal_on()
+        loop.start(ring, ring.add_consumer(policy="lossless"))
+        assert ring_kernels.publish_batch(*ring.arrays, words[:half], half) == half
+        while loop.counters()["events"] == 0:  # the thread compiles its kernel first
+            time.sleep(0.01)
+        captured = _buffers(loop)
+        boundary = loop.capture(captured)
+        rest = len(session) - half
+        assert ring_kernels.publish_batch(*ring.arrays, words[half:], rest) == rest
+        loop.stop()
+        journal.sync()
+        batches = list(JournalReader(tmp_path / "journal"))
+    ring.close()
+    assert boundary.mark == 1 and 0 < boundary.events <= len(session)
+    assert boundary.last_event_seq == session["seq"][boundary.events - 1]
+    assert boundary.pause_ns > 0
+    types = np.concatenate([b.types for b in batches])
+    (mark,) = np.flatnonzero(types == lk.SNAPSHOT_MARK)
+    assert np.count_nonzero(types[:mark] == RecordType.MARKET_EVENT) == boundary.events
+    # The copy is the state after exactly the records before the mark.
+    reference, reference_venue = _parts()
+    EngineLoop(reference, reference_venue, block=BLOCK).process(session[: boundary.events])
+    stamps = [ORDER_FIELDS.index(name) for name in ("decision_ns", "sent_ns", "last_ns")]
+    copied = np.delete(captured["execution.orders"], stamps, axis=1)
+    assert np.array_equal(copied, _decided(reference))
+    assert np.array_equal(captured["books.level_qty"], reference.books.state.level_qty)
+
+
+def test_a_restored_loop_continues_exactly_as_the_original(session: np.ndarray) -> None:
+    original, original_venue = _parts()
+    loop = EngineLoop(original, original_venue, block=BLOCK)
+    loop.process(session[:3_000])
+    captured = _buffers(loop)
+    boundary = loop.capture(captured)
+    assert (boundary.mark, boundary.events, boundary.pause_ns) == (0, 3_000, 0)  # no journal
+    loop.process(session[3_000:])
+    restored, restored_venue = _parts()
+    again = EngineLoop(restored, restored_venue, block=BLOCK)
+    again.restore(captured)
+    again.process(session[3_000:])
+    assert np.array_equal(_decided(restored), _decided(original))
+    assert restored.risk.positions() == original.risk.positions()
+    counts = [{k: v for k, v in venue.stats().items() if not k.endswith("_ns")}
+              for venue in (restored_venue, original_venue)]  # fmt: skip
+    assert counts[0] == counts[1] and counts[0]["acks"] > 0
+    assert again.counters() == loop.counters()
+
+
+def test_restoring_a_snapshot_of_another_configuration_names_the_array(
+    session: np.ndarray,
+) -> None:
+    pipeline, venue = _parts()
+    loop = EngineLoop(pipeline, venue, block=BLOCK)
+    captured = _buffers(loop)
+    loop.capture(captured)
+    captured["books.level_qty"] = captured["books.level_qty"][:1]
+    with pytest.raises(ValueError, match=r"books\.level_qty.*another configuration"):
+        EngineLoop(*_parts(), block=BLOCK).restore(captured)
+    del captured["books.level_qty"]
+    with pytest.raises(ValueError, match=r"no array 'books\.level_qty'"):
+        EngineLoop(*_parts(), block=BLOCK).restore(captured)
