@@ -24,5 +24,6 @@ hot_kernel_inline = njit(nogil=True, cache=True, _nrt=False, inline="always")
 #: For kernels that take a compiled function as an argument (a strategy): Numba keys such
 #: an argument's type on the dispatcher object, so an on-disk cache entry never matches in
 #: a new process — the index only grows, and past ~128 stale entries loading fails. They
-#: compile once per process instead, during WARMUP.
+#: compile once per process instead, during WARMUP. (The trading path avoids this for any
+#: strategy importable by name: :mod:`lowlat.execution.specialize`.)
 hot_kernel_uncached = njit(nogil=True, cache=False, _nrt=False)

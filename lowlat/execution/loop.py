@@ -215,7 +215,7 @@ class EngineLoop:
         p = self.pipeline
         return (
             p.books.state, p.signals.state, p.execution.state, self._view_reader,
-            self._risk, p.breakers.state, p.strategy.function, p.strategy.params,
+            self._risk, p.breakers.state, p.strategy.params,
             p.strategy.memory, self.venue.engine.state, self.venue.state,
         )  # fmt: skip
 
@@ -353,7 +353,7 @@ class EngineLoop:
             part = events[start : start + len(block)]
             block[: len(part)] = part
             sent += int(
-                lk.process_block(
+                self.pipeline.kernels.process_block(
                     *self._components(),
                     self.scratch,
                     len(part),
@@ -446,7 +446,7 @@ class EngineLoop:
 
         def engine() -> None:
             try:
-                self._processed += int(lk.run_from_ring(*args))
+                self._processed += int(self.pipeline.kernels.run_from_ring(*args))
             except BaseException as error:  # kept for stop() to raise in the caller's thread
                 self._error = error
 

@@ -26,7 +26,7 @@ from lowlat.control.metrics.kernels import sample
 from lowlat.control.stages import Stage
 from lowlat.core.atomics import cpu_relax, load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import hot_kernel, hot_kernel_inline, hot_kernel_uncached
+from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.records import OrderAction
 from lowlat.core.ring.kernels import poll_batch
 from lowlat.execution.kernels import on_reports, submit
@@ -242,7 +242,7 @@ def cancel_working(
     return total
 
 
-@hot_kernel_uncached
+@hot_kernel_inline
 def process_block(
     book,
     signals,
@@ -316,7 +316,7 @@ def process_block(
     return total
 
 
-@hot_kernel_uncached
+@hot_kernel_inline
 def run_from_ring(
     header: np.ndarray,
     stamps: np.ndarray,

@@ -1,6 +1,7 @@
 """``TradingPipeline``: the decision path from market events to orders, and reports back.
 
-Control code around the compiled :func:`~lowlat.execution.pipeline_kernels.tick_to_order`:
+Control code around the compiled :func:`~lowlat.execution.pipeline_kernels.tick_to_order`
+(specialised for the strategy, see :mod:`lowlat.execution.specialize`):
 it owns the output buffers and applies the venue's reports to the order lifecycle and to
 risk (open orders, positions, PnL). Every component is passed in, so that the same objects can be
 inspected, journaled and controlled from outside.
@@ -20,7 +21,7 @@ from lowlat.core.records import (
     ORDER_DTYPE,
 )
 from lowlat.execution.engine import ExecutionEngine
-from lowlat.execution.pipeline_kernels import tick_to_order
+from lowlat.execution.specialize import entry_points
 from lowlat.execution.strategy import Strategy
 from lowlat.risk import PreTradeRisk
 from lowlat.risk.breakers import BREAKER_EVENT_DTYPE, CircuitBreakers
@@ -68,6 +69,7 @@ class TradingPipeline:
         if signals.books is not books:
             raise ValueError("the signals must read the pipeline's books")
         self.strategy = strategy
+        self.kernels = entry_points(strategy.function)  # the path's kernels for it (cached)
         self.books = books
         self.signals = signals
         self.execution = execution
@@ -91,14 +93,13 @@ class TradingPipeline:
         orders, acks, ticks, changes = [], [], [], []
         start = 0
         while start < len(events):
-            start, used, sent, acked, moved, changed = tick_to_order(
+            start, used, sent, acked, moved, changed = self.kernels.tick_to_order(
                 self.books.state,
                 self.signals.state,
                 self.execution.state,
                 self.execution.lifecycle.reader,
                 self.risk.state,
                 self.breakers.state,
-                self.strategy.function,
                 self.strategy.params,
                 self.strategy.memory,
                 events,

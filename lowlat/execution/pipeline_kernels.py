@@ -30,7 +30,7 @@ import numpy as np
 from lowlat.book.kernels import apply_record, slot_of
 from lowlat.book.layout import BookState
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import hot_kernel_uncached
+from lowlat.core.jit import hot_kernel_inline
 from lowlat.core.records import OrderAction
 from lowlat.execution.kernels import submit
 from lowlat.execution.layout import C_NEXT_ID, ExecState, GateReason
@@ -51,7 +51,7 @@ _BREAKER = GateReason.BREAKER.value
 _MARKET_HALT = GateReason.MARKET_HALT.value
 
 
-@hot_kernel_uncached
+@hot_kernel_inline
 def tick_to_order(
     book: BookState,
     signals: SignalState,
