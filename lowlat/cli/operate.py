@@ -236,10 +236,20 @@ def run_session(
         else "-"
     )
     print(f"lifecycle: {path}")
-    if result.recovered_events:
+    recovered = result.recovered
+    if recovered is not None and (recovered.snapshot or recovered.replayed_events):
+        start = f"snapshot {recovered.snapshot} ({recovered.snapshot_events:,} events) + "
         print(
-            f"recovered: {result.recovered_events:,} market events replayed "
-            f"from {result.journal_dir}"
+            f"recovered: {start if recovered.snapshot else ''}"
+            f"{recovered.replayed_events:,} market events replayed from {result.journal_dir}"
+        )
+    snapshots = result.status.get("snapshots")
+    if snapshots and snapshots["taken"]:
+        print(
+            f"snapshots: {snapshots['taken']} taken, {snapshots['failures']} failed; "
+            f"engine paused {snapshots['last_pause_us']:,.0f} µs for the last copy "
+            f"(longest {snapshots['max_pause_us']:,.0f} µs); written in "
+            f"{snapshots['last_write_ms']:,.1f} ms, {snapshots['last_bytes'] / 1e6:,.1f} MB"
         )
     if result.journal_dir is not None:
         print(

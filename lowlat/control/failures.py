@@ -35,8 +35,9 @@ verdict of its expectations so far), ``POST /fail/<scenario>/clear`` (end it ear
 Every injection and clearing is journaled as an OPERATOR JSON record.
 
 Injected venue faults (execution-backlog, venue-disconnect) change what the simulated
-venue answers, and the venue is part of the replayed path while the faults are not
-journaled inputs: ``lowlat replay`` of such a session differs from the injection on.
+venue answers. They are written to the venue's control cells, which the engine takes in
+only at record boundaries and journals there (see ``EngineLoop``), so ``lowlat replay``
+of a session with such drills reproduces its decisions.
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ from lowlat.execution import loop_kernels as lk
 from lowlat.execution.loop import EngineLoop
 from lowlat.execution.loop_kernels import (
     CANCEL_ALL_MARK,
+    CONTROL_CELLS,
     ENGINE_STATE,
-    RISK_CONTROL,
     SNAPSHOT_MARK,
 )
 from lowlat.journal import (
@@ -75,7 +75,7 @@ DECISION_STREAMS: dict[RecordType, tuple[str, ...]] = {
 }
 _SESSION_START = "session-start"
 #: The engine's own control records, replayed where they were journaled.
-_ENGINE_CONTROL = np.array([ENGINE_STATE, RISK_CONTROL, CANCEL_ALL_MARK, SNAPSHOT_MARK])
+_ENGINE_CONTROL = np.array([ENGINE_STATE, CANCEL_ALL_MARK, SNAPSHOT_MARK, *CONTROL_CELLS])
 
 
 #: Where a session keeps its snapshots: this subdirectory of its journal directory.
@@ -128,10 +128,11 @@ def replay_into(loop: EngineLoop, batches: Iterable[RecordBatch]) -> Replayed:
     """Feed the market events of ``batches`` through ``loop`` as the live engine saw them.
 
     Between events, where the journal has them: ENGINE_STATE records set the lifecycle
-    view the path reads; RISK_CONTROL, CANCEL_ALL_MARK and SNAPSHOT_MARK records are
-    carried out (:meth:`EngineLoop.replay_control`). Leaves ``loop`` following a private
-    cell set to the last recorded state (starting from the loop's current view); the
-    caller points it back at its lifecycle with :meth:`EngineLoop.follow`.
+    view the path reads; control-cell records (the kill switch, venue faults),
+    CANCEL_ALL_MARK and SNAPSHOT_MARK records are carried out
+    (:meth:`EngineLoop.replay_control`). Leaves ``loop`` following a private cell set to
+    the last recorded state (starting from the loop's current view); the caller points it
+    back at its lifecycle with :meth:`EngineLoop.follow`.
     """
     cell = loop.view.copy()
     source = cell.view()

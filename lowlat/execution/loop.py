@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from lowlat.control.config import MetricsConfig, StageBudgets
@@ -105,8 +106,13 @@ class LoopScratch(NamedTuple):
     venue_fill_words: np.ndarray
     exec_acks: np.ndarray  # ACK_DTYPE: acks of the orders the reports moved
     state_words: np.ndarray  # int64[1, 8]: an ENGINE_STATE journal record
-    risk_source: np.ndarray  # the risk control words the control plane writes (kill switch)
-    risk_synced: np.ndarray  # those words as the engine's copy last agreed with them
+    # Control cells (see ``loop_kernels._sync_control_cells``), as int64 words, in the
+    # order of ``loop_kernels.CONTROL_CELLS``: the path's copies, the control plane's, and
+    # what they last agreed on.
+    cell_engine: tuple[np.ndarray, ...]
+    cell_source: tuple[np.ndarray, ...]
+    cell_synced: tuple[np.ndarray, ...]
+    cell_types: np.ndarray  # int64: each cell's journal type
 
 
 def _records(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -114,8 +120,26 @@ def _records(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     return records, records.view(np.int64).reshape(n, _WORDS)
 
 
-def allocate_scratch(pipeline: TradingPipeline, venue: InProcessGateway, block: int) -> LoopScratch:
-    """Buffers for blocks of ``block`` records through ``pipeline`` and ``venue``."""
+def _words(array: np.ndarray) -> np.ndarray:
+    return array.view(np.int64)
+
+
+def control_cells(pipeline: TradingPipeline, venue: InProcessGateway) -> tuple[np.ndarray, ...]:
+    """The control plane's control cells, in the order of ``loop_kernels.CONTROL_CELLS``."""
+    gateway = venue.state
+    return (pipeline.risk.state.control, gateway.iparams, gateway.fparams, gateway.volatile)
+
+
+def allocate_scratch(
+    pipeline: TradingPipeline,
+    venue: InProcessGateway,
+    block: int,
+    engine_cells: tuple[np.ndarray, ...],
+) -> LoopScratch:
+    """Buffers for blocks of ``block`` records through ``pipeline`` and ``venue``.
+
+    ``engine_cells`` are the path's own copies of :func:`control_cells`.
+    """
     intents = pipeline.strategy.max_intents
     orders = block * intents
     reports = report_capacity(venue.config) * 2
@@ -146,8 +170,10 @@ def allocate_scratch(pipeline: TradingPipeline, venue: InProcessGateway, block: 
         venue_fill_words=venue_fill_words,
         exec_acks=np.zeros(reports, ACK_DTYPE),
         state_words=np.zeros((1, _WORDS), np.int64),
-        risk_source=pipeline.risk.state.control,
-        risk_synced=pipeline.risk.state.control.copy(),
+        cell_engine=tuple(_words(cell) for cell in engine_cells),
+        cell_source=tuple(_words(cell) for cell in control_cells(pipeline, venue)),
+        cell_synced=tuple(_words(cell).copy() for cell in engine_cells),
+        cell_types=np.array(lk.CONTROL_CELLS, np.int64),
     )
 
 
@@ -193,7 +219,15 @@ class EngineLoop:
         else:  # never written: the journal word stays 0
             empty = np.zeros((2, ENTRY_DTYPE.itemsize // 8), np.int64)
             self._journal_ring = RingArrays(np.zeros(64, np.int64), np.zeros(2, np.int64), empty)
-        self.scratch = allocate_scratch(pipeline, venue, block)
+        # The path reads its own copies of the control cells, agreed with the control
+        # plane's at record boundaries only (see ``loop_kernels._sync_control_cells``).
+        risk_control, iparams, fparams, volatile = (
+            cell.copy() for cell in control_cells(pipeline, venue)
+        )
+        self._gateway = venue.state._replace(iparams=iparams, fparams=fparams, volatile=volatile)
+        self.scratch = allocate_scratch(
+            pipeline, venue, block, (risk_control, iparams, fparams, volatile)
+        )
         self.control = np.zeros(lk.LOOP_WORDS, np.int64)
         self.control[lk.L_LAST_EVENT_SEQ] = -1
         # The engine's view of the lifecycle: the path reads it, the loop copies the
@@ -202,11 +236,7 @@ class EngineLoop:
         self.view = self.source.copy()
         self._view_reader = self.view.view()
         self._view_reader.flags.writeable = False
-        # The path reads its own copy of the risk control words, agreed with the control
-        # plane's at record boundaries only (see ``loop_kernels._sync_risk_control``).
-        self._risk = pipeline.risk.state._replace(
-            lifecycle=self._view_reader, control=pipeline.risk.state.control.copy()
-        )
+        self._risk = pipeline.risk.state._replace(lifecycle=self._view_reader, control=risk_control)
         self._thread: threading.Thread | None = None
         self._processed = 0
         self._error: BaseException | None = None
@@ -216,7 +246,7 @@ class EngineLoop:
         return (
             p.books.state, p.signals.state, p.execution.state, self._view_reader,
             self._risk, p.breakers.state, p.strategy.params,
-            p.strategy.memory, self.venue.engine.state, self.venue.state,
+            p.strategy.memory, self.venue.engine.state, self._gateway,
         )  # fmt: skip
 
     def state_arrays(self) -> dict[str, np.ndarray]:
@@ -235,7 +265,7 @@ class EngineLoop:
             ("execution", p.execution.state), ("risk", self._risk),
             ("breakers", p.breakers.state), ("strategy.params", p.strategy.params),
             ("strategy.memory", p.strategy.memory), ("venue.engine", self.venue.engine.state),
-            ("venue.gateway", self.venue.state), ("loop.view", self.view),
+            ("venue.gateway", self._gateway), ("loop.view", self.view),
             ("loop.control", self.control),
         ):  # fmt: skip
             _state_arrays(name, state, found, seen)
@@ -324,7 +354,8 @@ class EngineLoop:
                 array[lk.L_CANCEL_ALL] = saved[lk.L_CANCEL_ALL_DONE]
             else:
                 np.copyto(array, arrays[name])
-        self._set_risk_control(self._risk.control)
+        for k, engine in enumerate(self.scratch.cell_engine):
+            self._set_cell(k, engine)
 
     def follow(self, source: np.ndarray) -> None:
         """Take the lifecycle state from ``source`` (a read-only int64[1] cell) from now on.
@@ -386,7 +417,7 @@ class EngineLoop:
                 self._view_reader,
                 self._risk,
                 self.venue.engine.state,
-                self.venue.state,
+                self._gateway,
                 self.scratch,
                 self.control,
                 self.metrics.arrays,
@@ -398,24 +429,26 @@ class EngineLoop:
         """Carry out a journaled engine control record as the live engine did, in this thread.
 
         ``words`` is the record's payload as int64. A CANCEL_ALL_MARK cancels every
-        working order; a RISK_CONTROL sets the risk control words (the kill switch) the
-        path reads; a SNAPSHOT_MARK changes no state and only moves the pause numbering
-        on, so marks this loop journals later are numbered after it.
+        working order; a control cell's record (RISK_CONTROL, VENUE_*: the kill switch,
+        injected venue faults) sets the cell the path reads; a SNAPSHOT_MARK changes no
+        state and only moves the pause numbering on, so marks this loop journals later are
+        numbered after it.
         """
         if rtype == lk.CANCEL_ALL_MARK:
             self.cancel_all(int(words[0]))
-        elif rtype == lk.RISK_CONTROL:
-            self._set_risk_control(words[: self._risk.control.shape[0]])
+        elif rtype in lk.CONTROL_CELLS:
+            self._set_cell(lk.CONTROL_CELLS.index(rtype), words)
         elif rtype == lk.SNAPSHOT_MARK:
             for word in (lk.L_PAUSE, lk.L_PAUSED, lk.L_RESUME):
                 self.control[word] = max(int(self.control[word]), int(words[0]))
         else:
             raise ValueError(f"journal type {rtype} is not an engine control record")
 
-    def _set_risk_control(self, words: np.ndarray) -> None:
-        """The path's risk control words, the control plane's and their agreement, all ``words``."""
-        values = np.array(words, np.int64)
-        for target in (self._risk.control, self.scratch.risk_synced, self.scratch.risk_source):
+    def _set_cell(self, k: int, words: np.ndarray) -> None:
+        """Set control cell ``k`` (the path's copy, the control plane's, agreed) to ``words``."""
+        s = self.scratch
+        values = np.array(words[: s.cell_synced[k].shape[0]], np.int64)
+        for target in (s.cell_engine[k], s.cell_synced[k], s.cell_source[k]):
             target[:] = values
 
     def request_cancel_all(self) -> int:
@@ -434,7 +467,11 @@ class EngineLoop:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, ring: RingBus, consumer: int) -> None:
-        """Start the engine thread polling ``ring`` as ``consumer`` (already registered)."""
+        """Start the engine thread polling ``ring`` as ``consumer`` (already registered).
+
+        The engine's kernel is compiled (or loaded from the cache) first, in the calling
+        thread, so the engine thread trades from its first instruction.
+        """
         if self.running:
             raise RuntimeError("the engine thread is already running")
         ring.check_consumer(consumer)
@@ -444,9 +481,13 @@ class EngineLoop:
             self.metrics.arrays, self._journal_ring, self.view, self.source,
         )  # fmt: skip
 
+        kernel = self.pipeline.kernels.run_from_ring
+        if hasattr(kernel, "compile"):  # compiled here (or loaded): the thread starts trading
+            kernel.compile(tuple(numba.typeof(arg) for arg in args))
+
         def engine() -> None:
             try:
-                self._processed += int(self.pipeline.kernels.run_from_ring(*args))
+                self._processed += int(kernel(*args))
             except BaseException as error:  # kept for stop() to raise in the caller's thread
                 self._error = error
 

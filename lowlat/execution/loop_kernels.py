@@ -40,6 +40,7 @@ from lowlat.venue.gateway_kernels import route
 
 __all__ = [
     "CANCEL_ALL_MARK",
+    "CONTROL_CELLS",
     "ENGINE_STATE",
     "LOOP_WORDS",
     "L_BLOCKS",
@@ -65,6 +66,9 @@ __all__ = [
     "L_STOP",
     "RISK_CONTROL",
     "SNAPSHOT_MARK",
+    "VENUE_FPARAMS",
+    "VENUE_IPARAMS",
+    "VENUE_VOLATILE",
     "cancel_working",
     "journal_mark",
     "process_block",
@@ -107,10 +111,15 @@ SNAPSHOT_MARK = USER_TYPES + 2
 #: Journal type of a cancel-all carried out (64 bytes, as SNAPSHOT_MARK): the cancels
 #: journaled after it are its; a replay cancels every working order at the same place.
 CANCEL_ALL_MARK = USER_TYPES + 3
-#: Journal type of the risk control words the path reads changing by the control plane's
-#: hand (64 bytes: the words; the kill switch engaged or cleared by an operator): a replay
-#: sets them at the same record.
+#: Journal types of the control cells the path reads changing by the control plane's hand
+#: (64 bytes: the cell's words, zero-padded): the risk control words (the kill switch), the
+#: venue's integer and float parameters and its volatility flag (failure injection). A
+#: replay sets them at the same record.
 RISK_CONTROL = USER_TYPES + 4
+VENUE_IPARAMS = USER_TYPES + 5
+VENUE_FPARAMS = USER_TYPES + 6
+VENUE_VOLATILE = USER_TYPES + 7
+CONTROL_CELLS = (RISK_CONTROL, VENUE_IPARAMS, VENUE_FPARAMS, VENUE_VOLATILE)
 
 _MARKET_EVENT = RecordType.MARKET_EVENT.value
 _ORDER = RecordType.ORDER.value
@@ -169,28 +178,37 @@ def route_and_apply(
 
 
 @hot_kernel_inline
-def _sync_risk_control(risk, s, control: np.ndarray, journal) -> None:
-    """Agree the risk control words the path reads with those the control plane writes.
+def _sync_control_cells(s, control: np.ndarray, journal) -> None:
+    """Agree the control cells the path reads with those the control plane writes.
 
-    The path reads ``risk.control``, the engine's copy; the control plane writes
-    ``s.risk_source``; ``s.risk_synced`` is what they last agreed on. A word the control
-    plane changed is copied in, and the new words are journaled (RISK_CONTROL); a word the
-    path changed (a drawdown breach engaging the kill switch) is published to the source.
-    Called at record boundaries only, so a replay applies the change at the same record.
+    A control cell is a few words the control plane sets while the engine runs: the risk
+    control words (the kill switch), the venue's integer and float parameters and its
+    volatility flag (failure injection). The path reads ``s.cell_engine[k]``, its own
+    copy; the control plane writes ``s.cell_source[k]``; ``s.cell_synced[k]`` is what they
+    last agreed on. A word the control plane changed is copied in, and the cell's words
+    are journaled (type ``s.cell_types[k]``); a word the path changed (a drawdown breach
+    engaging the kill switch) is published to the source. Called at record boundaries
+    only, so a replay applies each change at the same record.
     """
-    changed = False
-    for w in range(s.risk_source.shape[0]):
-        source = load_acquire(s.risk_source, w)
-        if source != s.risk_synced[w]:
-            risk.control[w] = source
-            s.risk_synced[w] = source
-            changed = True
-        elif risk.control[w] != s.risk_synced[w]:
-            s.risk_synced[w] = risk.control[w]
-            store_release(s.risk_source, w, risk.control[w])
-    if changed and control[L_JOURNAL] != 0:
-        words = s.risk_synced.reshape(1, -1)
-        _journal(journal, control, RISK_CONTROL, monotonic_ns(), words, 1)
+    for k in range(len(s.cell_engine)):
+        engine = s.cell_engine[k]
+        source = s.cell_source[k]
+        synced = s.cell_synced[k]
+        changed = False
+        for w in range(synced.shape[0]):
+            value = load_acquire(source, w)
+            if value != synced[w]:
+                engine[w] = value
+                synced[w] = value
+                changed = True
+            elif engine[w] != synced[w]:
+                synced[w] = engine[w]
+                store_release(source, w, engine[w])
+        if changed and control[L_JOURNAL] != 0:
+            s.state_words[0, :] = 0
+            for w in range(synced.shape[0]):
+                s.state_words[0, w] = synced[w]
+            _journal(journal, control, s.cell_types[k], monotonic_ns(), s.state_words, 1)
 
 
 @hot_kernel
@@ -200,11 +218,11 @@ def journal_mark(journal, control: np.ndarray, s, rtype: int, request: int) -> N
     A SNAPSHOT_MARK or CANCEL_ALL_MARK: the request's number, the last event's sequence,
     the records processed.
     """
+    s.state_words[0, :] = 0
     s.state_words[0, 0] = request
     s.state_words[0, 1] = control[L_LAST_EVENT_SEQ]
     s.state_words[0, 2] = control[L_EVENTS]
     _journal(journal, control, rtype, monotonic_ns(), s.state_words, 1)
-    s.state_words[0, 2] = 0
 
 
 @hot_kernel
@@ -284,11 +302,12 @@ def process_block(
     i = 0
     while i < n:
         first = i
-        _sync_risk_control(risk, s, control, journal)
+        _sync_control_cells(s, control, journal)
         state = load_acquire(source, 0)
         if state != view[0]:
             store_release(view, 0, state)
             if control[L_JOURNAL] != 0:
+                s.state_words[0, :] = 0
                 s.state_words[0, 0] = state
                 s.state_words[0, 1] = events[i]["seq"]
                 _journal(journal, control, ENGINE_STATE, monotonic_ns(), s.state_words, 1)

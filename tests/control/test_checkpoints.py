@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lowlat.control.checkpoints import PeriodicSnapshots, recover_engine
-from lowlat.control.replay import SNAPSHOT_DIR, replay
+from lowlat.control.replay import SNAPSHOT_DIR, decision_streams, replay
 from lowlat.control.session import RunConfig, build_pipeline
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.execution.loop import EngineLoop
 from lowlat.feeds.itch import iter_records
 from lowlat.feeds.sim import SCENARIOS, write_scenario
-from lowlat.journal import Journal, JournalConfig, JournalError, RecordType, SnapshotStore
+from lowlat.journal import (
+    Journal,
+    JournalConfig,
+    JournalError,
+    JournalReader,
+    RecordType,
+    SnapshotStore,
+)
+from lowlat.risk.reasons import RejectReason
 from lowlat.venue import InProcessGateway
+from lowlat.venue.layout import F_REJECT
+from lowlat.venue.records import Reason
 
 #: A small path: a quoter on instrument 1 of two, deciding at most every 2 ms of event time.
 RAW_CONFIG = {
@@ -26,9 +38,19 @@ RAW_CONFIG = {
     "journal": {"segment_bytes": 1 << 18, "keep_snapshots": 2},
 }
 _STAMPS = ("decision_ns", "sent_ns", "last_ns")
+MESSAGES = 12_000  # enough to fill and retire segments
+SCENARIO_MESSAGES = 6_000
+
+# Interpreted, the whole path runs as Python and each test takes minutes; the kernels they
+# drive (capture, restore, the control cells, the marks) run interpreted in
+# tests/execution/test_loop.py.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NUMBA_DISABLE_JIT") == "1",
+    reason="whole-session journals: minutes per test interpreted (see tests/execution)",
+)
 
 
-def _events(tmp_path: Path, scenario: str = "normal", messages: int = 12_000) -> np.ndarray:
+def _events(tmp_path: Path, scenario: str = "normal", messages: int = MESSAGES) -> np.ndarray:
     path = tmp_path / f"{scenario}.itch"
     write_scenario(scenario, path, instruments=2, messages=messages)
     events = np.concatenate(list(iter_records(path)))
@@ -57,10 +79,12 @@ def _trade(
     snapshots: bool,
     raw: dict = RAW_CONFIG,
     cancel_all_after: int = -1,
+    between: Callable[[int, EngineLoop], None] | None = None,
 ) -> EngineLoop:
     """Journal a session over ``events`` in ``parts`` calls, snapshotting after each.
 
-    After part ``cancel_all_after`` every working order is cancelled (the kill switch's).
+    After part ``cancel_all_after`` every working order is cancelled (the kill switch's);
+    ``between(part, loop)`` is called after each part (the control plane's turn).
     """
     config = RunConfig.from_dict(raw)
     with Journal(directory, config.journal) as journal:
@@ -76,6 +100,8 @@ def _trade(
             loop.process(part)
             if number == cancel_all_after:
                 assert loop.cancel_all() > 0
+            if between is not None:
+                between(number, loop)
             if snapshots:
                 journal.flush()
                 taker.take()
@@ -123,7 +149,7 @@ def test_a_restart_after_a_crash_between_snapshots_replays_the_events_since_the_
     events: np.ndarray, tmp_path: Path
 ) -> None:
     directory = tmp_path / "journal"
-    head, tail = events[:8_000], events[8_000:]
+    head, tail = np.split(events, [len(events) * 2 // 3])
     _trade(directory, head, 4, snapshots=True)
     config = RunConfig.from_dict(RAW_CONFIG)
     with Journal(directory, config.journal) as journal:  # the engine traded on, then died
@@ -181,7 +207,7 @@ def test_every_simulator_scenario_replays_to_identical_decisions(
     scenario: str, tmp_path: Path
 ) -> None:
     raw = {**RAW_CONFIG, "session": {**RAW_CONFIG["session"], "scenario": scenario}}
-    events = _events(tmp_path, scenario, messages=6_000)
+    events = _events(tmp_path, scenario, messages=SCENARIO_MESSAGES)
     _trade(tmp_path / "journal", events, 1, snapshots=False, raw=raw)
     outcome = replay(tmp_path / "journal")
     assert outcome.identical, outcome.first_difference
@@ -204,3 +230,25 @@ def test_a_cancel_all_is_replayed_where_it_was_journaled(
     assert np.array_equal(_decided(restarted), _decided(live))
     decided = ("events", "orders", "reports", "fills", "cancel_all_done", "cancels_sent")
     assert [restarted.counters()[k] for k in decided] == [live.counters()[k] for k in decided]
+
+
+def test_injected_venue_faults_and_the_kill_switch_are_replayed_where_they_took_effect(
+    events: np.ndarray, tmp_path: Path
+) -> None:
+    def control_plane(part: int, loop: EngineLoop) -> None:
+        faults = loop.venue.state.fparams  # the control plane's cells, as failures.py writes
+        if part == 0:
+            faults[F_REJECT] = 1.0  # venue-disconnect: every order refused
+        elif part == 1:
+            faults[F_REJECT] = 0.0
+            loop.pipeline.risk.set_kill_flag()
+        elif part == 2:
+            loop.pipeline.risk.clear_kill_flag()
+
+    directory = tmp_path / "journal"
+    _trade(directory, events, 4, snapshots=False, between=control_plane)
+    outcome = replay(directory)
+    assert outcome.identical, outcome.first_difference
+    acks = decision_streams(JournalReader(directory))[RecordType.ACK]
+    reasons = set(acks["reason"].tolist())
+    assert {RejectReason.KILL_SWITCH, Reason.VENUE_REJECT} <= reasons, reasons

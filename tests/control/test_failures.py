@@ -29,6 +29,7 @@ from lowlat.control.failures import (
     launch_forked,
     process_restart,
 )
+from lowlat.control.replay import replay
 from lowlat.control.session import RunConfig, Session, _Feed
 from lowlat.control.stages import Stage
 from lowlat.journal import JournalReader, RecordType
@@ -240,6 +241,8 @@ def _execution_backlog(run: Running, injection, verdict, journal: Path) -> None:
     assert "latency-budget breaches" in degraded[0][2]
     ack = run.result.status["stages"]["ack"]
     assert ack["p99.9_ns"] > 1_000_000  # the ACK budget
+    outcome = replay(journal)  # the slow venue was journaled where the engine took it in
+    assert outcome.identical, outcome.first_difference
 
 
 def _md_burst(run: Running, injection, verdict, journal: Path) -> None:
@@ -266,6 +269,8 @@ def _venue_disconnect(run: Running, injection, verdict, journal: Path) -> None:
     reasons = [t[2] for t in run.result.lifecycle]
     assert any(r.startswith("venue session down") for r in reasons)
     assert "venue session restored" in reasons
+    outcome = replay(journal)  # the refusals are replayed where they began and ended
+    assert outcome.identical, outcome.first_difference
 
 
 def _clock_jump(run: Running, injection, verdict, journal: Path) -> None:

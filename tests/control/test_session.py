@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,7 +86,10 @@ def test_the_kill_switch_over_http_halts_cancels_and_rearms_only_with_approval(
 
 def test_a_restart_on_the_same_journal_recovers_the_state_and_continues(tmp_path: Path) -> None:
     journal = tmp_path / "journal"
-    config = _config(3.0, snapshot_interval_s=0.3)
+    # Interpreted, the engine thread is Python and too slow to journal enough for segments
+    # to retire in a second; the restart then replays the whole journal, snapshot-free.
+    snapshots = os.environ.get("NUMBA_DISABLE_JIT") != "1"
+    config = _config(3.0, snapshot_interval_s=0.3 if snapshots else 0.0)
     config = replace(config, journal=replace(config.journal, segment_bytes=1 << 18))
     crashed = Session(config, journal)
     first = crashed.run(
@@ -93,20 +97,24 @@ def test_a_restart_on_the_same_journal_recovers_the_state_and_continues(tmp_path
     )
     events = first.status["feed"]["published"]
     assert 0 < events < config.session.rate * 3  # stopped early: the feed had more to send
-    assert first.status["snapshots"]["taken"] >= 2
-    assert first.status["snapshots"]["failures"] == 0
     second = Session(config, journal).run()
     recovered = second.recovered
-    assert recovered is not None and recovered.snapshot is not None
+    assert recovered is not None
     assert recovered.snapshot_events + recovered.replayed_events == events
-    assert recovered.replayed_events < events  # only the tail after the newest snapshot
     recorded = [
         int(e["seq"]) for b in JournalReader(journal) for e in b.records(RecordType.MARKET_EVENT)
     ]
-    assert recorded[0] > 1  # segments before the oldest kept snapshot were retired
     assert recorded == list(range(recorded[0], recorded[-1] + 1))  # the feed, continued
     assert recorded[-1] == events + second.status["feed"]["published"]
-    outcome = replay(journal)  # from the oldest kept snapshot
+    if snapshots:
+        assert first.status["snapshots"]["taken"] >= 2
+        assert first.status["snapshots"]["failures"] == 0
+        assert recovered.snapshot is not None
+        assert recovered.replayed_events < events  # only the tail after the newest snapshot
+        assert recorded[0] > 1  # segments before the oldest kept snapshot were retired
+    else:
+        assert recovered.snapshot is None and recorded[0] == 1
+    outcome = replay(journal)  # from the oldest kept snapshot, if segments were retired
     assert outcome.identical, outcome.first_difference
 
 

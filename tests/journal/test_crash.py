@@ -15,6 +15,7 @@ import random
 import signal
 import struct
 import time
+import traceback
 
 import numpy as np
 import pytest
@@ -52,6 +53,7 @@ def child(directory, policy, out):
                 time.sleep(0.001)
             os.write(out, REPORT.pack(journal.written_seq, journal.durable_seq))
     except BaseException:
+        traceback.print_exc()  # the parent's assertion then has the child's reason beside it
         code = 1
     finally:
         os._exit(code)
