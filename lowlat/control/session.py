@@ -94,7 +94,6 @@ __all__ = [
 
 DEFAULT_CONFIG = Path(__file__).with_name("session.toml")
 _CHUNK_BYTES = 1 << 18  # simulator output decoded and published per feed step
-_WAITS = ("busy-spin", "yield", "sleep")
 _SESSION_START = "session-start"
 _QUANTILES = (50.0, 99.0, 99.9)
 #: The system breaker judges the breach rate over at least this long: over one 5 ms sidecar
