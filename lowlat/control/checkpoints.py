@@ -126,9 +126,7 @@ class PeriodicSnapshots:
         """Allocate (and fault in) the copy buffers, then start the thread."""
         if self._thread is not None:
             raise RuntimeError("the snapshot thread is already running")
-        # Copying the live state now writes every page of the buffers, so the first pause
-        # copies into memory that is already there. The engine is not running yet.
-        self._buffers = {name: array.copy() for name, array in self.loop.state_arrays().items()}
+        self._allocate()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="lowlat-snapshots", daemon=True)
         self._thread.start()
@@ -140,13 +138,16 @@ class PeriodicSnapshots:
             self._thread.join(60)
             self._thread = None
 
+    def _allocate(self) -> None:
+        # Copying the live state writes every page of the buffers, so the first pause copies
+        # into memory that is already there. Called before the engine thread runs.
+        self._buffers = {name: array.copy() for name, array in self.loop.state_arrays().items()}
+
     def take(self) -> SnapshotInfo | None:
         """Snapshot now; None if there is nothing to cover yet or the loop is not journaling."""
         with self._lock:
             if not self._buffers:
-                self._buffers = {
-                    name: array.copy() for name, array in self.loop.state_arrays().items()
-                }
+                self._allocate()
             covers = self.journal.written_seq
             if covers < 0:
                 return None

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +29,7 @@ from lowlat.core.ring import RingBus
 from lowlat.core.ring.layout import ConsumerState
 from lowlat.journal import Journal, JournalReader, RecordType
 from lowlat.risk import KillSwitch, PreTradeRisk
+from tests.control._support import get, post
 
 
 def _journaled(directory: Path) -> list[dict]:
@@ -54,22 +53,6 @@ def _automation(journal: Journal | None = None, **kwargs) -> Automation:
         journal.append_json(RecordType.OPERATOR, record, mono_ns=record["monotonic_ns"])
 
     return Automation(journal=None if journal is None else write, **kwargs)
-
-
-def _post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as reply:
-        return json.loads(reply.read())
 
 
 def test_a_high_risk_action_waits_for_an_approver_and_every_step_is_journaled(
@@ -150,33 +133,33 @@ def test_http_routes_list_prepare_refuse_approve_and_reject() -> None:
     with ControlServer(port=0) as server:
         automation.install_routes(server)
         base = server.url
-        status, reply = _post(base + "/actions", {"kind": "restart", "reason": "drill"})
+        status, reply = post(base + "/actions", {"kind": "restart", "reason": "drill"})
         assert status == 400 and "requested_by" in reply["error"]
-        status, reply = _post(
+        status, reply = post(
             base + "/actions", {"kind": "restart", "requested_by": "ana", "reason": "drill"}
         )
         assert status == 201
         action_id = reply["action"]["id"]
-        listing = _get(base + "/actions")
+        listing = json.loads(get(base + "/actions")[1])
         assert [a["id"] for a in listing["pending"]] == [action_id]
         assert listing["kinds"]["restart"]["risk"] == "high"
-        status, reply = _post(f"{base}/actions/{action_id}/approve", {"reason": "no approver"})
+        status, reply = post(f"{base}/actions/{action_id}/approve", {"reason": "no approver"})
         assert status == 409 and not reply["ok"] and "approved_by" in reply["error"]
-        status, reply = _post(
+        status, reply = post(
             f"{base}/actions/{action_id}/approve", {"approved_by": "bo", "reason": "four eyes"}
         )
         assert status == 200 and reply["action"]["status"] == "executed"
         assert reply["action"]["result"] == "stopping"
-        status, reply = _post(f"{base}/actions/{action_id}/reject", {"by": "bo", "reason": "late"})
+        status, reply = post(f"{base}/actions/{action_id}/reject", {"by": "bo", "reason": "late"})
         assert status == 409 and "not pending" in reply["error"]
         second = automation.prepare("restart", reason="again", requested_by="ana")
-        status, reply = _post(
+        status, reply = post(
             f"{base}/actions/{second.id}/reject", {"rejected_by": "bo", "reason": "no"}
         )
         assert status == 200 and reply["action"]["status"] == "rejected"
-        status, _ = _post(base + "/actions/77/approve", {"approved_by": "bo", "reason": "x"})
+        status, _ = post(base + "/actions/77/approve", {"approved_by": "bo", "reason": "x"})
         assert status == 404
-        listing = _get(base + "/actions")
+        listing = json.loads(get(base + "/actions")[1])
         assert listing["pending"] == [] and len(listing["done"]) == 2
         assert [r["status"] for r in listing["audit"]][-1] == "rejected"
 
