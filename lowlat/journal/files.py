@@ -152,7 +152,10 @@ class OsFiles:
         The kernel drops the lock when the process dies, so a crash never leaves it stale.
         """
         path = os.path.join(directory, LOCK_NAME)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no journal directory at {directory}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

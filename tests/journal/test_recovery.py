@@ -145,6 +145,13 @@ def test_damage_to_several_frames_of_the_last_unsynced_batch_is_a_torn_tail(dire
     assert report.truncated_records == 1 + (100 - 40 - 37)  # the damaged frame + intact after
 
 
+def test_a_missing_directory_is_named_and_not_created(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError, match=r"no journal directory at .*nowhere"):
+        recover(missing)
+    assert not missing.exists()
+
+
 def test_a_missing_segment_is_refused(directory):
     write_journal(directory, scaled(7_000, 5_000), chunk=1000)
     paths = segments(directory)
