@@ -62,7 +62,8 @@ from lowlat.control.timesync import TimeSyncMonitor, WallClock
 from lowlat.control.warmup import WarmupController
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
-from lowlat.core.ring import RingBus
+from lowlat.core.ring import RingBus, WaitStrategy
+from lowlat.core.sched import check_cpu, pin_thread
 from lowlat.execution import ExecutionConfig, ExecutionEngine
 from lowlat.execution.examples import imbalance_quoter_strategy
 from lowlat.execution.loop import EngineLoop
@@ -102,6 +103,14 @@ _QUANTILES = (50.0, 99.0, 99.9)
 _DEGRADATION_EVERY_NS = 100_000_000
 
 
+#: ``[session] engine_wait``: how the engine thread idles on an empty feed ring.
+ENGINE_WAITS = {
+    "busy-spin": WaitStrategy.BUSY_SPIN,  # lowest latency; the thread takes a whole core
+    "yield": WaitStrategy.YIELD,  # sched_yield: shares the core with runnable threads
+    "sleep-backoff": WaitStrategy.SLEEP_BACKOFF,  # nanosleep 1 µs → 1 ms: near-idle CPU
+}
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     """The ``[session]`` table: what is simulated, how fast, for how long, on which CPUs."""
@@ -117,6 +126,7 @@ class SessionConfig:
     feed_ring: int = 1 << 16  # feed ring capacity (a power of two)
     warmup_messages: int = 20_000  # simulated messages replayed through the path in WARMUP
     engine_cpu: int = -1  # CPU to pin the engine thread to; -1: not pinned
+    engine_wait: str = "busy-spin"  # how the engine idles on an empty ring (ENGINE_WAITS)
     feed_cpu: int = -1  # CPU to pin the feed thread to; -1: not pinned
     http_port: int = 9_464  # 0: any free port
     status_interval_s: float = 0.5
@@ -136,6 +146,15 @@ class SessionConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"session.{name} must be an integer ≥ {low}, got {value!r}")
+        for name in ("engine_cpu", "feed_cpu"):
+            try:
+                check_cpu(getattr(self, name))
+            except ValueError as error:
+                raise ValueError(f"session.{name}: {error}") from None
+        if self.engine_wait not in ENGINE_WAITS:
+            raise ValueError(
+                f"session.engine_wait {self.engine_wait!r} is not one of {', '.join(ENGINE_WAITS)}"
+            )
         if self.quote_instrument > self.instruments:
             raise ValueError(
                 f"session.quote_instrument {self.quote_instrument} is not one of the "
@@ -264,11 +283,6 @@ def _simulated(config: SessionConfig, seed: int, messages: int) -> Simulator:
     )
 
 
-def _pin(cpu: int) -> None:
-    if cpu >= 0 and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {cpu})  # 0: the calling thread, on Linux
-
-
 class _Feed:
     """The feed thread: simulate, decode and publish at the configured rate.
 
@@ -338,7 +352,7 @@ class _Feed:
 
     def _run(self) -> None:
         try:
-            _pin(self.config.feed_cpu)
+            pin_thread(self.config.feed_cpu)
             self._loop()
         except BaseException as error:
             self.error = error
@@ -559,7 +573,12 @@ class Session:
             self.sidecar.add_task(self.timesync.poll)
             self.sidecar.add_task(self.automation.poll)
             self.sidecar.start()
-            self.loop.start(self.feed_ring, self.consumer)
+            self.loop.start(
+                self.feed_ring,
+                self.consumer,
+                wait=ENGINE_WAITS[s.engine_wait],
+                cpu=s.engine_cpu,
+            )
             self.feed = _Feed(
                 replace(s, duration_s=duration_s or s.duration_s),
                 self.feed_ring,
@@ -750,6 +769,12 @@ class Session:
             "lifecycle": self.lifecycle.state.name,
             "uptime_s": (now - self._started_ns) / 1e9 if self._started_ns else 0.0,
             "events_per_s": rate,
+            "engine": {
+                "wait": self.config.session.engine_wait,
+                "cpu": self.config.session.engine_cpu,
+                "running": self.loop.running,
+                "cpu_s": self.loop.cpu_seconds(),
+            },
             "counters": counters,
             "feed": {
                 "decoded": feed.decoded if feed else 0,

@@ -1,12 +1,14 @@
-"""Scheduler calls for idle consumers: give up the CPU, or sleep for a number of nanoseconds.
+"""Scheduler calls: idle (yield the CPU, sleep) and pin a thread to a CPU.
 
-Both call libc (``sched_yield``, ``nanosleep``) from compiled code and, interpreted,
-through ctypes, so the two modes make the same system call.
+Idle consumers yield or sleep for a number of nanoseconds; control code pins a thread
+before its hot loop starts. Yield and sleep call libc (``sched_yield``, ``nanosleep``)
+from compiled code and, interpreted, through ctypes: both modes make the same call.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 
 from llvmlite import ir
 from numba import types
@@ -15,7 +17,7 @@ from numba.extending import intrinsic, overload
 
 from lowlat.core.clock import NS_PER_SECOND
 
-__all__ = ["sleep_ns", "yield_thread"]
+__all__ = ["check_cpu", "pin_thread", "sleep_ns", "yield_thread"]
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -67,6 +69,26 @@ def sleep_ns(nanoseconds: int) -> None:
     """Sleep for about ``nanoseconds`` (``nanosleep``; the kernel rounds up to its timer slack)."""
     spec = _Timespec(nanoseconds // NS_PER_SECOND, nanoseconds % NS_PER_SECOND)
     _libc.nanosleep(ctypes.byref(spec), None)
+
+
+def pin_thread(cpu: int) -> None:
+    """Run the calling thread on CPU ``cpu`` only; ``-1`` leaves it to the OS.
+
+    Raises
+    ------
+    ValueError
+        If ``cpu`` is not one this process may run on (its affinity mask).
+    """
+    if cpu >= 0:
+        check_cpu(cpu)
+        os.sched_setaffinity(0, {cpu})  # pid 0: the calling thread, on Linux
+
+
+def check_cpu(cpu: int) -> None:
+    """Raise ``ValueError`` unless ``cpu`` is ``-1`` (any) or one this process may run on."""
+    allowed = os.sched_getaffinity(0)
+    if cpu != -1 and cpu not in allowed:
+        raise ValueError(f"CPU {cpu} is not one this process may run on: {sorted(allowed)}")
 
 
 @overload(yield_thread)

@@ -24,8 +24,9 @@ from lowlat.control.config import MetricsConfig, StageBudgets
 from lowlat.control.metrics import Metrics
 from lowlat.core.atomics import load_acquire, store_release
 from lowlat.core.records import ACK_DTYPE, FILL_DTYPE, MARKET_EVENT_DTYPE, ORDER_DTYPE
-from lowlat.core.ring import RingBus
+from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.ring.bus import RingArrays
+from lowlat.core.sched import check_cpu, pin_thread
 from lowlat.execution import loop_kernels as lk
 from lowlat.execution.pipeline import TradingPipeline
 from lowlat.journal import ENTRY_DTYPE, Journal
@@ -466,15 +467,52 @@ class EngineLoop:
         """Whether the engine thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, ring: RingBus, consumer: int) -> None:
+    @property
+    def thread_id(self) -> int | None:
+        """The engine thread's OS thread id (for its affinity); ``None`` if not running."""
+        return self._thread.native_id if self.running else None
+
+    def cpu_seconds(self) -> float:
+        """CPU time the running engine thread has used; 0.0 if it is not running.
+
+        Beside wall time it shows how the thread idles: a busy-spinning engine uses a
+        whole core whether or not events arrive.
+        """
+        thread = self._thread
+        if thread is None or thread.ident is None or not thread.is_alive():
+            return 0.0
+        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+    def start(
+        self,
+        ring: RingBus,
+        consumer: int,
+        *,
+        wait: WaitStrategy = WaitStrategy.BUSY_SPIN,
+        cpu: int = -1,
+    ) -> None:
         """Start the engine thread polling ``ring`` as ``consumer`` (already registered).
 
         The engine's kernel is compiled (or loaded from the cache) first, in the calling
         thread, so the engine thread trades from its first instruction.
+
+        Parameters
+        ----------
+        ring, consumer
+            The feed's ring and the engine's (lossless) consumer of it.
+        wait
+            How the thread idles on an empty ring: busy-spin (lowest latency, a whole core),
+            yield, or sleep with back-off (1 µs doubling to 1 ms: idle-friendly, slower to
+            wake).
+        cpu
+            The CPU the thread runs on; ``-1`` leaves it to the OS.
         """
         if self.running:
             raise RuntimeError("the engine thread is already running")
         ring.check_consumer(consumer)
+        wait = WaitStrategy(wait)
+        check_cpu(cpu)  # here, so a bad CPU is the caller's error, not the thread's
+        store_release(self.control, lk.L_WAIT, int(wait))
         store_release(self.control, lk.L_STOP, 0)
         args = (
             *ring.arrays, consumer, *self._components(), self.scratch, self.control,
@@ -487,6 +525,7 @@ class EngineLoop:
 
         def engine() -> None:
             try:
+                pin_thread(cpu)
                 self._processed += int(kernel(*args))
             except BaseException as error:  # kept for stop() to raise in the caller's thread
                 self._error = error

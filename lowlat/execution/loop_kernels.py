@@ -28,7 +28,7 @@ from lowlat.core.atomics import cpu_relax, load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.records import OrderAction
-from lowlat.core.ring.kernels import poll_batch
+from lowlat.core.ring.kernels import idle, poll_batch
 from lowlat.execution.kernels import on_reports, submit
 from lowlat.execution.layout import C_NEXT_ID, O_ACCOUNT, O_ID, O_INSTRUMENT, O_SIDE, O_STATE
 from lowlat.execution.pipeline_kernels import tick_to_order
@@ -64,6 +64,7 @@ __all__ = [
     "L_RESUME",
     "L_STALLED_ROUTES",
     "L_STOP",
+    "L_WAIT",
     "RISK_CONTROL",
     "SNAPSHOT_MARK",
     "VENUE_FPARAMS",
@@ -99,6 +100,7 @@ L_PAUSE = 17  # control: requests to pause at the next block boundary (a snapsho
 L_PAUSED = 18  # the last request the loop paused for (it waits until L_RESUME reaches it)
 L_RESUME = 19  # control: the last request whose pause may end
 L_LAST_EVENT_SEQ = 20  # sequence of the last market event processed (-1: none yet)
+L_WAIT = 21  # control: how the loop idles on an empty ring (a ``WaitStrategy``)
 LOOP_WORDS = 24
 
 #: Journal type of the engine's lifecycle view changing (64 bytes: the state, the sequence
@@ -361,7 +363,8 @@ def run_from_ring(
 ) -> int:
     """Poll the ring as ``consumer`` and process every block until ``control[L_STOP]`` is set.
 
-    Busy-polls: the engine thread owns its core. Between blocks it carries out a
+    On an empty ring it idles as ``control[L_WAIT]`` says (a ``WaitStrategy``: busy-spin
+    by default, the engine thread owning its core). Between blocks it carries out a
     cancel-all request of the control plane (``control[L_CANCEL_ALL]``), and pauses when
     asked (``control[L_PAUSE]``): it journals the boundary (SNAPSHOT_MARK), publishes
     ``L_PAUSED`` and spins until ``L_RESUME`` reaches the request, while the control
@@ -369,6 +372,7 @@ def run_from_ring(
     published before the stop is processed.
     """
     total = 0
+    empty_polls = 0  # in a row: the sleep back-off grows with them
     capacity = s.block.shape[0]
     while True:
         # Read the stop word first: whatever was requested or published before the stop
@@ -392,8 +396,10 @@ def run_from_ring(
         if count == 0:
             if stopping:
                 return total
-            cpu_relax()
+            idle(control[L_WAIT], empty_polls)
+            empty_polls += 1
             continue
+        empty_polls = 0
         process_block(
             book, signals, ex, lifecycle, risk, breakers, strategy, params, memory, venue,
             gateway, s, count, control, metrics, journal, view, source,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from lowlat.book import BookConfig, OrderBooks
 from lowlat.core.lifecycle import LifecycleState
-from lowlat.core.ring import RingBus
+from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.ring import kernels as ring_kernels
 from lowlat.execution import ExecutionConfig, ExecutionEngine, OrderState
 from lowlat.execution import loop_kernels as lk
@@ -89,12 +90,16 @@ def test_the_compiled_loop_decides_as_the_python_driven_pipeline_whatever_the_bl
         assert counters["stalled_routes"] == 0
 
 
-def test_the_engine_thread_drains_the_ring_and_answers_every_order(session: np.ndarray) -> None:
+@pytest.mark.parametrize("wait", list(WaitStrategy))
+def test_the_engine_thread_drains_the_ring_and_answers_every_order(
+    session: np.ndarray, wait: WaitStrategy
+) -> None:
     pipeline, venue = _parts()
     loop = EngineLoop(pipeline, venue, block=64)
     ring = RingBus(1 << 16)
     consumer = ring.add_consumer(policy="lossless")
-    loop.start(ring, consumer)
+    loop.start(ring, consumer, wait=wait)
+    time.sleep(0.05)  # the ring is empty a while: the thread idles as told, then wakes
     words = session.view(np.int64).reshape(len(session), -1)
     assert ring_kernels.publish_batch(*ring.arrays, words, len(words)) == len(words)
     assert loop.stop() == len(session)
@@ -106,6 +111,36 @@ def test_the_engine_thread_drains_the_ring_and_answers_every_order(session: np.n
     assert [o.client_order_id for o in pipeline.risk.working_orders()] == sorted(
         pipeline.execution.working_orders()
     )
+    ring.close()
+
+
+def test_an_idle_sleeping_engine_thread_uses_little_cpu_on_the_cpu_it_was_pinned_to(
+    session: np.ndarray,
+) -> None:
+    cpu = max(os.sched_getaffinity(0))
+    loop = EngineLoop(*_parts(), block=64)
+    ring = RingBus(1 << 16)
+    consumer = ring.add_consumer(policy="lossless")
+    loop.start(ring, consumer, wait=WaitStrategy.SLEEP_BACKOFF, cpu=cpu)
+    time.sleep(0.05)  # past the back-off's first steps
+    thread = loop.thread_id
+    assert thread is not None and os.sched_getaffinity(thread) == {cpu}
+    cpu_before, wall_before = loop.cpu_seconds(), time.monotonic()
+    time.sleep(0.5)
+    busy = (loop.cpu_seconds() - cpu_before) / (time.monotonic() - wall_before)
+    assert busy < 0.1  # a busy-spinning thread would take the whole core it can get
+    words = session.view(np.int64).reshape(len(session), -1)
+    assert ring_kernels.publish_batch(*ring.arrays, words, len(words)) == len(words)
+    assert loop.stop() == len(session)
+    ring.close()
+
+
+def test_a_cpu_the_process_may_not_run_on_is_refused_before_the_thread_starts() -> None:
+    loop = EngineLoop(*_parts())
+    ring = RingBus(1 << 10)
+    with pytest.raises(ValueError, match="CPU 4096 is not one this process may run on"):
+        loop.start(ring, ring.add_consumer(), cpu=4096)
+    assert not loop.running
     ring.close()
 
 

@@ -1,0 +1,58 @@
+"""The main job's TOML: the embedded default loads, and a bad value is refused naming its key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lowlat.control.session import ENGINE_WAITS, RunConfig, SessionConfig
+from lowlat.core.ring import WaitStrategy
+
+
+def test_the_embedded_default_busy_spins_unpinned() -> None:
+    session = RunConfig.load().session
+    assert (session.engine_wait, session.engine_cpu, session.feed_cpu) == ("busy-spin", -1, -1)
+    assert ENGINE_WAITS[session.engine_wait] is WaitStrategy.BUSY_SPIN
+
+
+@pytest.mark.parametrize("wait", sorted(ENGINE_WAITS))
+def test_every_wait_strategy_and_an_allowed_cpu_load_from_toml(tmp_path: Path, wait: str) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    path = tmp_path / "run.toml"
+    path.write_text(f'[session]\nengine_wait = "{wait}"\nengine_cpu = {cpu}\nfeed_cpu = {cpu}\n')
+    session = RunConfig.load(path).session
+    assert (session.engine_wait, session.engine_cpu, session.feed_cpu) == (wait, cpu, cpu)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"engine_wait": "spin"}, r"session\.engine_wait 'spin' is not one of busy-spin, "),
+        ({"engine_cpu": 4096}, r"session\.engine_cpu: CPU 4096 is not one this process"),
+        ({"feed_cpu": -2}, r"session\.feed_cpu must be an integer ≥ -1, got -2"),
+        ({"engine_cpu": "0"}, r"session\.engine_cpu must be an integer"),
+        ({"feed_ring": 1000}, r"session\.feed_ring must be a power of two"),
+        ({"snapshot_interval_s": -1}, r"session\.snapshot_interval_s must be ≥ 0"),
+        ({"scenario": "calm"}, r"session\.scenario 'calm' is not one of"),
+        ({"engine_waits": "yield"}, r"unknown \[session\] keys \['engine_waits'\]"),
+    ],
+)
+def test_a_bad_session_value_is_refused_naming_its_key(table: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=r"\[session\]: " + message):
+        RunConfig.from_dict({"session": table})
+
+
+def test_a_bad_file_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"cannot read config .*missing\.toml"):
+        RunConfig.load(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[session\n")
+    with pytest.raises(ValueError, match=r"config .*broken\.toml is not valid TOML"):
+        RunConfig.load(broken)
+
+
+def test_direct_construction_is_validated_too() -> None:
+    with pytest.raises(ValueError, match=r"session\.engine_wait"):
+        SessionConfig(engine_wait="sleep")
