@@ -122,6 +122,12 @@ def _us(ns: int | float) -> str:
     return f"{ns / 1000:.1f}"
 
 
+def _patterns(patterns: dict[str, Any] | None) -> str:
+    if patterns is None:
+        return "none configured"
+    return ", ".join(f"{name} {count:,}" for name, count in patterns["fired"].items())
+
+
 def status_table(status: dict[str, Any], title: str = "lowlat") -> Table:
     """The operator's view of one ``Session.status()``."""
     counters = status["counters"]
@@ -145,6 +151,7 @@ def status_table(status: dict[str, Any], title: str = "lowlat") -> Table:
             f"market {breakers['market_level']}; "
             f"{len(breakers['instruments'])} instruments not NORMAL",
         ),
+        ("patterns fired", _patterns(status.get("patterns"))),
         ("kill switch", "ENGAGED" if status["kill_switch"]["engaged"] else "armed"),
         ("sidecar", status["sidecar"].get("state", "?")),
     ]

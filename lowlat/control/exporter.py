@@ -39,6 +39,7 @@ from lowlat.core.ring import RingBus
 from lowlat.risk import PreTradeRisk, RejectReason
 from lowlat.risk.breakers import CircuitBreakers, InstrumentState, SystemHealth
 from lowlat.signals.lanes import PriorityLanes
+from lowlat.signals.patterns import PatternEngine
 
 if TYPE_CHECKING:  # both import the server, which imports this module
     from lowlat.control.automation import Automation
@@ -149,6 +150,11 @@ _SPECS = (
           ("kind", "status")),
     _Spec("lowlat_automation_pending_actions", "gauge",
           "High-risk actions waiting for an operator's approval."),
+    _Spec("lowlat_pattern_events", "counter",
+          "Times each cross-instrument pattern fired.", ("patterns", "pattern", "kind")),
+    _Spec("lowlat_pattern_observations", "counter",
+          "Market events the patterns observed (mid changes of their instruments).",
+          ("patterns",)),
     _Spec("lowlat_snapshots", "counter", "State snapshots written."),
     _Spec("lowlat_snapshot_failures", "counter", "State snapshots that failed (and why: /status)."),
     _Spec("lowlat_snapshot_pause_seconds", "gauge",
@@ -413,6 +419,18 @@ class MetricsExporter(Collector):
                 scrape.add(metric.removesuffix("_total"), value)
 
         self._register("timesync", collect)
+
+    def add_patterns(self, name: str, patterns: PatternEngine) -> None:
+        """Cross-instrument patterns: times each fired, and the observations they made."""
+        name = self._name("pattern set", name)
+        kinds = {pattern.name: pattern.kind for pattern in patterns.config.patterns}
+
+        def collect(scrape: _Scrape) -> None:
+            for pattern, count in patterns.fired().items():
+                scrape.add("lowlat_pattern_events", count, name, pattern, kinds[pattern])
+            scrape.add("lowlat_pattern_observations", patterns.stats().observations, name)
+
+        self._register(f"patterns:{name}", collect)
 
     def add_snapshots(self, snapshots: PeriodicSnapshots) -> None:
         """Periodic snapshots: written, failed, and the engine's pauses for them."""

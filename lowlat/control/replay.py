@@ -72,6 +72,7 @@ DECISION_STREAMS: dict[RecordType, tuple[str, ...]] = {
     RecordType.ACK: ("decision_ns", "completion_ns"),
     RecordType.FILL: ("exchange_ns", "recv_ns"),
     RecordType.BREAKER: (),
+    RecordType.PATTERN: ("detect_ns",),
 }
 _SESSION_START = "session-start"
 #: The engine's own control records, replayed where they were journaled.

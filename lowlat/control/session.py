@@ -65,7 +65,7 @@ from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.sched import check_cpu, pin_thread
 from lowlat.execution import ExecutionConfig, ExecutionEngine
-from lowlat.execution.examples import imbalance_quoter_strategy
+from lowlat.execution.examples import imbalance_quoter_strategy, pairs_trader_strategy
 from lowlat.execution.loop import EngineLoop
 from lowlat.execution.pipeline import TradingPipeline
 from lowlat.feeds.itch import LENGTH_PREFIXED, ItchDecoder
@@ -82,6 +82,7 @@ from lowlat.risk.killswitch import (
     operator_status,
 )
 from lowlat.signals.micro import MicroSignals, SignalConfig
+from lowlat.signals.patterns import PairZScorePattern, PatternConfig, PatternEngine
 from lowlat.venue import InProcessGateway, VenueConfig
 
 __all__ = [
@@ -111,6 +112,13 @@ ENGINE_WAITS = {
 }
 
 
+#: ``[session] strategy``: the example strategies the main job can run.
+STRATEGIES = {
+    "imbalance-quoter": "quotes quote_instrument, skewed by the book's imbalance",
+    "pairs-trader": "trades both legs when the first pair_zscore of [patterns] fires",
+}
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     """The ``[session]`` table: what is simulated, how fast, for how long, on which CPUs."""
@@ -127,6 +135,7 @@ class SessionConfig:
     warmup_messages: int = 20_000  # simulated messages replayed through the path in WARMUP
     engine_cpu: int = -1  # CPU to pin the engine thread to; -1: not pinned
     engine_wait: str = "busy-spin"  # how the engine idles on an empty ring (ENGINE_WAITS)
+    strategy: str = "imbalance-quoter"  # one of STRATEGIES
     feed_cpu: int = -1  # CPU to pin the feed thread to; -1: not pinned
     http_port: int = 9_464  # 0: any free port
     status_interval_s: float = 0.5
@@ -151,6 +160,10 @@ class SessionConfig:
                 check_cpu(getattr(self, name))
             except ValueError as error:
                 raise ValueError(f"session.{name}: {error}") from None
+        if self.strategy not in STRATEGIES:
+            raise ValueError(
+                f"session.strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}"
+            )
         if self.engine_wait not in ENGINE_WAITS:
             raise ValueError(
                 f"session.engine_wait {self.engine_wait!r} is not one of {', '.join(ENGINE_WAITS)}"
@@ -193,6 +206,7 @@ class RunConfig:
     risk: RiskConfig = field(default_factory=RiskConfig)
     breakers: BreakerConfig = field(default_factory=BreakerConfig)
     venue: VenueConfig | None = None  # None: the simulated instruments, default models
+    patterns: PatternConfig | None = None  # None: no cross-instrument patterns
     journal: JournalConfig = field(default_factory=JournalConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)  # the tables as read
@@ -205,6 +219,7 @@ class RunConfig:
         "risk": RiskConfig.from_dict,
         "breakers": BreakerConfig.from_dict,
         "venue": VenueConfig.from_dict,
+        "patterns": PatternConfig.from_dict,
         "journal": JournalConfig.from_dict,
         "control": ControlConfig.from_dict,
     }
@@ -225,7 +240,19 @@ class RunConfig:
                 parts[name] = reader(data[name])
             except (TypeError, ValueError) as error:
                 raise ValueError(f"[{name}]: {error}") from None
-        return cls(**parts, raw=data)
+        config = cls(**parts, raw=data)
+        if config.session.strategy == "pairs-trader" and config.pair_pattern() is None:
+            raise ValueError(
+                "[session]: strategy 'pairs-trader' needs a pair_zscore pattern in [patterns]"
+            )
+        return config
+
+    def pair_pattern(self) -> tuple[int, PairZScorePattern] | None:
+        """The first pair z-score pattern of ``[patterns]`` and its id, if there is one."""
+        for index, pattern in enumerate(self.patterns.patterns if self.patterns else ()):
+            if isinstance(pattern, PairZScorePattern):
+                return index, pattern
+        return None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = DEFAULT_CONFIG) -> RunConfig:
@@ -261,13 +288,21 @@ class SessionResult:
 def build_pipeline(config: RunConfig, lifecycle: Lifecycle) -> TradingPipeline:
     """The session's decision path as ``config`` says, gated by ``lifecycle``.
 
-    Books, signals, the example quoter, execution, risk and breakers.
+    Books, signals, the patterns, the example strategy, execution, risk and breakers.
     """
     books = OrderBooks(config.book)
+    s = config.session
+    pair = config.pair_pattern()
+    if s.strategy == "pairs-trader" and pair is not None:
+        index, pattern = pair
+        strategy = pairs_trader_strategy(index, entry_z=pattern.z_threshold)
+    else:
+        strategy = imbalance_quoter_strategy(
+            s.quote_instrument, min_interval_ns=s.quote_interval_ns
+        )
     return TradingPipeline(
-        imbalance_quoter_strategy(
-            config.session.quote_instrument, min_interval_ns=config.session.quote_interval_ns
-        ),
+        strategy,
+        patterns=PatternEngine(config.patterns) if config.patterns else None,
         books=books,
         signals=MicroSignals(config.signals, books),
         execution=ExecutionEngine(config.execution, lifecycle),
@@ -461,6 +496,8 @@ class Session:
         self.exporter.add_ring("feed", self.feed_ring, {self.consumer: "engine"})
         self.exporter.add_breakers("instruments", self.pipeline.breakers)
         self.exporter.add_risk("pretrade", self.pipeline.risk)
+        if self.pipeline.patterns is not None:
+            self.exporter.add_patterns("session", self.pipeline.patterns)
         self.exporter.add_degradation(self.degradation)
         self.exporter.add_warmup(self.warmup)
         self.server = ControlServer(
@@ -734,6 +771,16 @@ class Session:
 
     # --- reading ---------------------------------------------------------------------------
 
+    def _pattern_status(self) -> dict[str, Any] | None:
+        patterns = self.pipeline.patterns
+        if patterns is None:
+            return None
+        return {
+            "strategy": self.config.session.strategy,
+            "observations": patterns.stats().observations,
+            "fired": patterns.fired(),
+        }
+
     def status(self) -> dict[str, Any]:
         """Lifecycle, throughput, per-stage percentiles, drops, breakers, kill switch, journal."""
         now = time.monotonic_ns()
@@ -796,6 +843,7 @@ class Session:
                 "market_level": self.pipeline.breakers.market_level.name,
                 "instruments": breakers,
             },
+            "patterns": self._pattern_status(),
             "kill_switch": {"engaged": self.kill_switch.engaged},
             "journal": {
                 "dir": str(self.journal_dir),

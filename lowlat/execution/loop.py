@@ -32,6 +32,7 @@ from lowlat.execution.pipeline import TradingPipeline
 from lowlat.journal import ENTRY_DTYPE, Journal
 from lowlat.risk.breakers import BREAKER_EVENT_DTYPE
 from lowlat.signals.patterns import PATTERN_EVENT_DTYPE
+from lowlat.signals.patterns.state import max_fanout
 from lowlat.venue import InProcessGateway
 from lowlat.venue.layout import report_capacity
 from lowlat.venue.records import EXEC_REPORT_DTYPE
@@ -47,6 +48,7 @@ LOOP_COUNTERS = {
     "fills": lk.L_FILLS,
     "exec_acks": lk.L_EXEC_ACKS,
     "breaker_changes": lk.L_BREAKER_CHANGES,
+    "patterns": lk.L_PATTERNS,
     "lost": lk.L_LOST,
     "stalled_routes": lk.L_STALLED_ROUTES,
     "journaled": lk.L_JOURNALED,
@@ -91,7 +93,8 @@ class LoopScratch(NamedTuple):
 
     block: np.ndarray  # MARKET_EVENT_DTYPE: the block being processed
     block_words: np.ndarray
-    patterns: np.ndarray  # PATTERN_EVENT_DTYPE handed to the strategy (none in this loop)
+    patterns: np.ndarray  # PATTERN_EVENT_DTYPE: pattern events fired (handed to the strategy)
+    pattern_words: np.ndarray
     intents: np.ndarray  # ORDER_DTYPE: one strategy call's intents
     outbound: np.ndarray  # ORDER_DTYPE: orders that left
     outbound_words: np.ndarray
@@ -152,10 +155,14 @@ def allocate_scratch(
     )
     venue_acks, venue_ack_words = _records(reports, ACK_DTYPE)
     venue_fills, venue_fill_words = _records(reports, FILL_DTYPE)
+    patterns, pattern_words = _records(
+        block * max_fanout(pipeline.pattern_state), PATTERN_EVENT_DTYPE
+    )
     return LoopScratch(
         block=events,
         block_words=event_words,
-        patterns=np.zeros(0, PATTERN_EVENT_DTYPE),
+        patterns=patterns,
+        pattern_words=pattern_words,
         intents=np.zeros(intents, ORDER_DTYPE),
         outbound=outbound,
         outbound_words=outbound_words,
@@ -246,8 +253,8 @@ class EngineLoop:
         p = self.pipeline
         return (
             p.books.state, p.signals.state, p.execution.state, self._view_reader,
-            self._risk, p.breakers.state, p.strategy.params,
-            p.strategy.memory, self.venue.engine.state, self._gateway,
+            self._risk, p.breakers.state, p.strategy.params, p.strategy.memory,
+            p.pattern_state, p.predicates, self.venue.engine.state, self._gateway,
         )  # fmt: skip
 
     def state_arrays(self) -> dict[str, np.ndarray]:
@@ -265,7 +272,8 @@ class EngineLoop:
             ("books", p.books.state), ("signals", p.signals.state),
             ("execution", p.execution.state), ("risk", self._risk),
             ("breakers", p.breakers.state), ("strategy.params", p.strategy.params),
-            ("strategy.memory", p.strategy.memory), ("venue.engine", self.venue.engine.state),
+            ("strategy.memory", p.strategy.memory), ("patterns", p.pattern_state),
+            ("venue.engine", self.venue.engine.state),
             ("venue.gateway", self._gateway), ("loop.view", self.view),
             ("loop.control", self.control),
         ):  # fmt: skip

@@ -58,6 +58,7 @@ __all__ = [
     "L_LAST_EVENT_SEQ",
     "L_LOST",
     "L_ORDERS",
+    "L_PATTERNS",
     "L_PAUSE",
     "L_PAUSED",
     "L_REPORTS",
@@ -101,6 +102,7 @@ L_PAUSED = 18  # the last request the loop paused for (it waits until L_RESUME r
 L_RESUME = 19  # control: the last request whose pause may end
 L_LAST_EVENT_SEQ = 20  # sequence of the last market event processed (-1: none yet)
 L_WAIT = 21  # control: how the loop idles on an empty ring (a ``WaitStrategy``)
+L_PATTERNS = 22  # pattern events the path's patterns fired
 LOOP_WORDS = 24
 
 #: Journal type of the engine's lifecycle view changing (64 bytes: the state, the sequence
@@ -128,6 +130,7 @@ _ORDER = RecordType.ORDER.value
 _ACK = RecordType.ACK.value
 _FILL = RecordType.FILL.value
 _BREAKER = RecordType.BREAKER.value
+_PATTERN = RecordType.PATTERN.value
 _INGEST = Stage.INGEST.value
 _DECISION = Stage.DECISION.value
 _SEND = Stage.SEND.value
@@ -273,6 +276,8 @@ def process_block(
     strategy,
     params: np.ndarray,
     memory: np.ndarray,
+    pattern_state,
+    predicates,
     venue,
     gateway,
     s,
@@ -313,17 +318,19 @@ def process_block(
                 s.state_words[0, 0] = state
                 s.state_words[0, 1] = events[i]["seq"]
                 _journal(journal, control, ENGINE_STATE, monotonic_ns(), s.state_words, 1)
-        i, consumed, sent, acked, _moved, changed = tick_to_order(
+        i, consumed, sent, acked, _moved, changed, fired = tick_to_order(
             book, signals, ex, lifecycle, risk, breakers, strategy, params, memory,
-            events, i, n, s.patterns, s.intents, s.outbound, s.decision_acks, s.ticks,
-            s.breaker_changes, True,
+            pattern_state, predicates, events, i, n, s.patterns, s.intents, s.outbound,
+            s.decision_acks, s.ticks, s.breaker_changes, True,
         )  # fmt: skip
         now = monotonic_ns()
         control[L_CONSUMED] += consumed
         control[L_BREAKER_CHANGES] += changed
+        control[L_PATTERNS] += fired
         if control[L_JOURNAL] != 0:
             _journal(journal, control, _MARKET_EVENT, now, s.block_words[first:i], i - first)
             _journal(journal, control, _BREAKER, now, s.breaker_words, changed)
+            _journal(journal, control, _PATTERN, now, s.pattern_words, fired)
             _journal(journal, control, _ORDER, now, s.outbound_words, sent)
             _journal(journal, control, _ACK, now, s.decision_ack_words, acked)
         for k in range(sent):
@@ -352,6 +359,8 @@ def run_from_ring(
     strategy,
     params: np.ndarray,
     memory: np.ndarray,
+    pattern_state,
+    predicates,
     venue,
     gateway,
     s,
@@ -401,8 +410,9 @@ def run_from_ring(
             continue
         empty_polls = 0
         process_block(
-            book, signals, ex, lifecycle, risk, breakers, strategy, params, memory, venue,
-            gateway, s, count, control, metrics, journal, view, source,
+            book, signals, ex, lifecycle, risk, breakers, strategy, params, memory,
+            pattern_state, predicates, venue, gateway, s, count, control, metrics, journal,
+            view, source,
         )  # fmt: skip
         total += count
         store_release(control, L_EVENTS, control[L_EVENTS] + count)

@@ -26,7 +26,9 @@ from lowlat.execution.strategy import Strategy
 from lowlat.risk import PreTradeRisk
 from lowlat.risk.breakers import BREAKER_EVENT_DTYPE, CircuitBreakers
 from lowlat.signals.micro import MicroSignals
-from lowlat.signals.patterns import PATTERN_EVENT_DTYPE
+from lowlat.signals.patterns import PATTERN_EVENT_DTYPE, PatternEngine
+from lowlat.signals.patterns.kernels import never
+from lowlat.signals.patterns.state import max_fanout, no_patterns_state
 
 __all__ = ["PipelineOutput", "TradingPipeline"]
 
@@ -38,12 +40,13 @@ class PipelineOutput:
     consumed: int  # records the books consumed
     orders: np.ndarray  # ORDER_DTYPE: to send to the venue
     acks: np.ndarray  # ACK_DTYPE: decisions that did not leave (provisional or refused)
-    ticks: np.ndarray  # MARKET_EVENT_DTYPE TICKs: mid changes (for patterns)
+    ticks: np.ndarray  # MARKET_EVENT_DTYPE TICKs: mid changes (what the patterns observe)
     breaker_changes: np.ndarray  # BREAKER_EVENT_DTYPE: breaker state changes
+    patterns: np.ndarray  # PATTERN_EVENT_DTYPE: pattern events the ticks fired
 
 
 class TradingPipeline:
-    """Books, signals, one strategy, breakers, risk and the decision gate, in one pass.
+    """Books, signals, patterns, one strategy, breakers, risk and the decision gate, in one pass.
 
     Parameters
     ----------
@@ -51,6 +54,9 @@ class TradingPipeline:
         The compiled strategy with its parameters and memory.
     books, signals, execution, risk, breakers
         The components; ``signals`` must read ``books``.
+    patterns
+        Cross-instrument patterns evaluated on every mid change, before the strategy,
+        which is handed the events its record fired. None: no patterns.
     capacity
         Records the output buffers are sized for; longer inputs are processed in pieces.
     """
@@ -64,10 +70,16 @@ class TradingPipeline:
         execution: ExecutionEngine,
         risk: PreTradeRisk,
         breakers: CircuitBreakers,
+        patterns: PatternEngine | None = None,
         capacity: int = 4_096,
     ) -> None:
         if signals.books is not books:
             raise ValueError("the signals must read the pipeline's books")
+        self.patterns = patterns
+        if patterns is None:
+            self.pattern_state, self.predicates = no_patterns_state(), (never,)
+        else:
+            self.pattern_state, self.predicates = patterns.state, patterns.predicates()
         self.strategy = strategy
         self.kernels = entry_points(strategy.function)  # the path's kernels for it (cached)
         self.books = books
@@ -82,18 +94,17 @@ class TradingPipeline:
         self._ticks = np.zeros(capacity, MARKET_EVENT_DTYPE)
         worst = breakers.config.instruments + 3  # the changes one tick can cause
         self._changes = np.zeros(capacity * worst, BREAKER_EVENT_DTYPE)
-        self._no_patterns = np.zeros(0, PATTERN_EVENT_DTYPE)
+        self._patterns = np.zeros(capacity * max_fanout(self.pattern_state), PATTERN_EVENT_DTYPE)
 
-    def process(self, events: np.ndarray, patterns: np.ndarray | None = None) -> PipelineOutput:
-        """Run ``events`` (and the pattern events they triggered) through the decision path."""
+    def process(self, events: np.ndarray) -> PipelineOutput:
+        """Run ``events`` through the decision path; return what it produced."""
         if events.dtype != MARKET_EVENT_DTYPE:
             raise TypeError(f"expected MARKET_EVENT_DTYPE records, got dtype {events.dtype}")
-        patterns = self._no_patterns if patterns is None else patterns
         consumed = 0
-        orders, acks, ticks, changes = [], [], [], []
+        orders, acks, ticks, changes, patterns = [], [], [], [], []
         start = 0
         while start < len(events):
-            start, used, sent, acked, moved, changed = self.kernels.tick_to_order(
+            start, used, sent, acked, moved, changed, fired = self.kernels.tick_to_order(
                 self.books.state,
                 self.signals.state,
                 self.execution.state,
@@ -102,10 +113,12 @@ class TradingPipeline:
                 self.breakers.state,
                 self.strategy.params,
                 self.strategy.memory,
+                self.pattern_state,
+                self.predicates,
                 events,
                 start,
                 len(events),
-                patterns,
+                self._patterns,
                 self._intents,
                 self._orders,
                 self._acks,
@@ -118,12 +131,14 @@ class TradingPipeline:
             acks.append(self._acks[:acked].copy())
             ticks.append(self._ticks[:moved].copy())
             changes.append(self._changes[:changed].copy())
+            patterns.append(self._patterns[:fired].copy())
         return PipelineOutput(
             consumed,
             np.concatenate(orders) if orders else self._orders[:0].copy(),
             np.concatenate(acks) if acks else self._acks[:0].copy(),
             np.concatenate(ticks) if ticks else self._ticks[:0].copy(),
             np.concatenate(changes) if changes else self._changes[:0].copy(),
+            np.concatenate(patterns) if patterns else self._patterns[:0].copy(),
         )
 
     def on_reports(self, reports: np.ndarray, fills: np.ndarray | None = None) -> np.ndarray:

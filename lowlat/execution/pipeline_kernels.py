@@ -1,9 +1,11 @@
-"""The compiled tick-to-order stage: book → signals → strategy → breakers → risk → gate. Hot path.
+"""The compiled tick-to-order stage: book → signals → patterns → strategy → risk → gate. Hot path.
 
 For every record the books consume, in one pass and one thread: the book update, the
-signal update, the strategy, and for each intent it returns the breaker gate, the
-pre-trade risk check and the decision gate (:func:`lowlat.execution.kernels.submit`),
-which writes the order to send or the immediate ack. Nothing here waits, allocates or
+signal update, the cross-instrument patterns on the mid change it made (if any), the
+strategy — handed the pattern events that record fired — and for each intent it returns
+the breaker gate, the pre-trade risk check and the decision gate
+(:func:`lowlat.execution.kernels.submit`), which writes the order to send or the
+immediate ack. Nothing here waits, allocates or
 reads anything but the monotonic clock.
 
 Breaker gate (risk-increasing intents only; cancels always pass): an instrument in LIMIT,
@@ -42,6 +44,8 @@ from lowlat.risk.kernels import check_order, on_ack
 from lowlat.risk.layout import RiskState
 from lowlat.signals.micro.kernels import emit_tick, update
 from lowlat.signals.micro.layout import M_TWICE_MID, SignalState
+from lowlat.signals.patterns.kernels import most_events_per_observation
+from lowlat.signals.patterns.kernels import on_events as pattern_on_events
 
 __all__ = ["tick_to_order"]
 
@@ -62,6 +66,8 @@ def tick_to_order(
     strategy,
     params: np.ndarray,
     memory: np.ndarray,
+    pattern_state,
+    predicates,
     events: np.ndarray,
     start: int,
     n: int,
@@ -72,36 +78,31 @@ def tick_to_order(
     ticks: np.ndarray,
     changes: np.ndarray,
     stop_on_send: bool,
-) -> tuple[int, int, int, int, int, int]:
+) -> tuple[int, int, int, int, int, int, int]:
     """Run ``events[start:n]`` through the whole decision path, from output index 0.
 
-    ``patterns`` (``PATTERN_EVENT_DTYPE``, ordered by trigger sequence) are handed to the
-    strategy with the record whose ``seq`` triggered them. ``outbound`` receives the
-    orders to send, ``acks`` the acknowledgements of decisions that did not leave,
-    ``ticks`` a TICK record per mid change, and ``changes`` the circuit-breaker state
-    changes those ticks caused (the breakers judge each tick at once, so the next record's
-    gate sees them).
+    ``outbound`` receives the orders to send, ``acks`` the acknowledgements of decisions
+    that did not leave, ``ticks`` a TICK record per mid change, ``changes`` the
+    circuit-breaker state changes those ticks caused (the breakers judge each tick at
+    once, so the next record's gate sees them), and ``patterns`` the pattern events
+    (``PATTERN_EVENT_DTYPE``) the ticks fired in ``pattern_state``'s patterns — the
+    strategy is handed those its record triggered.
 
     It stops early, before a record whose worst case would not fit the outputs, and —
     with ``stop_on_send`` — after the first record whose decisions sent an order, so that
     the caller can have the venue answer them before the next record is decided on.
-    Returns ``(next, consumed, sent, acked, ticks, changes)``: ``next`` is the index of
-    the first record not processed.
+    Returns ``(next, consumed, sent, acked, ticks, changes, pattern events)``: ``next`` is
+    the index of the first record not processed.
     """
     consumed = 0
     n_out = 0
     n_acks = 0
     n_ticks = 0
     n_changes = 0
+    n_patterns = 0
     worst_changes = breakers.ints.shape[0] + 3  # one tick: every timer, the market, its own
+    worst_patterns = most_events_per_observation(pattern_state)
     room = intents.shape[0]
-    next_pattern = 0
-    if start < n:
-        while (
-            next_pattern < patterns.shape[0]
-            and patterns[next_pattern]["trigger_seq"] < events[start]["seq"]
-        ):
-            next_pattern += 1
     i = start
     while i < n:
         if (
@@ -109,6 +110,7 @@ def tick_to_order(
             or n_acks + room > acks.shape[0]
             or n_ticks >= ticks.shape[0]
             or n_changes + worst_changes > changes.shape[0]
+            or n_patterns + worst_patterns > patterns.shape[0]
         ):
             break
         e = events[i]
@@ -120,16 +122,15 @@ def tick_to_order(
             continue
         consumed += 1
         slot = slot_of(book, instrument)
+        first_pattern = n_patterns
         if update(signals, book, slot, e["kind"], e["exchange_ns"]):
             first_tick = n_ticks
             n_ticks = emit_tick(signals, slot, events, i - 1, ticks, n_ticks)
             if n_ticks > first_tick:
                 n_changes += breaker_on_events(breakers, ticks[first_tick:], 1, changes[n_changes:])
-        first = next_pattern
-        while (
-            next_pattern < patterns.shape[0] and patterns[next_pattern]["trigger_seq"] <= e["seq"]
-        ):
-            next_pattern += 1
+                n_patterns += pattern_on_events(
+                    ticks[first_tick:], 1, pattern_state, predicates, patterns[n_patterns:]
+                )
         wanted = strategy(
             book,
             signals,
@@ -137,8 +138,8 @@ def tick_to_order(
             slot,
             events,
             i - 1,
-            patterns[first:next_pattern],
-            next_pattern - first,
+            patterns[first_pattern:n_patterns],
+            n_patterns - first_pattern,
             params,
             memory,
             intents,
@@ -179,4 +180,4 @@ def tick_to_order(
                 on_ack(risk, acks, acked)
         if stop_on_send and n_out > sent_before:
             break
-    return i, consumed, n_out, n_acks, n_ticks, n_changes
+    return i, consumed, n_out, n_acks, n_ticks, n_changes, n_patterns

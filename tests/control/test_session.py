@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from lowlat.control.replay import replay
-from lowlat.control.session import RunConfig, Session
+from lowlat.control.session import DEFAULT_CONFIG, RunConfig, Session
 from lowlat.core.records import OrderAction
 from lowlat.journal import JournalReader, RecordType
 from tests.control._support import get, post
@@ -47,6 +48,7 @@ def test_a_session_serves_metrics_journals_everything_and_replays_identically(
     assert counters["lost"] == counters["journal_refused"] == counters["stalled_routes"] == 0
     assert "lowlat_lifecycle_state" in seen["metrics"]
     assert "lowlat_stage_latency_microseconds_bucket" in seen["metrics"]
+    assert 'lowlat_pattern_events_total{kind="pair_zscore",pattern="pair-1-2"' in seen["metrics"]
     assert seen["status"]["lifecycle"] in ("WARMUP", "READY", "DEGRADED")
     assert [t for _, t, _ in result.lifecycle][-1] == "STOPPED"
     types = _types(journal)
@@ -56,6 +58,26 @@ def test_a_session_serves_metrics_journals_everything_and_replays_identically(
     assert outcome.events == counters["events"]
     assert outcome.identical, outcome.first_difference
     assert outcome.counts["ACK"] > 0
+
+
+def test_a_pairs_session_decides_on_the_patterns_it_fires_and_replays_them_identically(
+    tmp_path: Path,
+) -> None:
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    raw["session"] |= {"strategy": "pairs-trader", "duration_s": 2.5, "http_port": 0}
+    raw["session"] |= {"rate": 20_000, "warmup_messages": 2_000}
+    raw["patterns"]["pattern"][0] |= {"z_threshold": 1.5, "half_life_events": 50}
+    journal = tmp_path / "journal"
+    result = Session(RunConfig.from_dict(raw), journal).run()
+    fired = result.status["patterns"]["fired"]
+    assert fired["pair-1-2"] > 0
+    assert result.status["counters"]["patterns"] == sum(fired.values())
+    assert _types(journal).count(RecordType.PATTERN) == sum(fired.values())
+    # The pairs trader decides only when its pattern fires.
+    assert result.status["execution"]["decisions"] >= 2
+    outcome = replay(journal)
+    assert outcome.identical, outcome.first_difference
+    assert outcome.counts["PATTERN"] == sum(fired.values())
 
 
 def test_the_kill_switch_over_http_halts_cancels_and_rearms_only_with_approval(

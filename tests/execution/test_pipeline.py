@@ -20,7 +20,13 @@ from lowlat.feeds.sim import write_scenario
 from lowlat.risk import KillSwitch, PreTradeRisk, RejectReason
 from lowlat.risk.breakers import CircuitBreakers
 from lowlat.signals.micro import MicroSignals
-from lowlat.signals.patterns import PATTERN_EVENT_DTYPE, PatternKind
+from lowlat.signals.patterns import (
+    GroupConfig,
+    PairZScorePattern,
+    PatternConfig,
+    PatternEngine,
+    PatternKind,
+)
 from lowlat.venue import InProcessGateway, VenueConfig
 from tests.execution.conftest import lifecycle_in
 
@@ -32,7 +38,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     return np.concatenate(list(iter_records(path)))
 
 
-def _pipeline(state: LifecycleState, strategy=None) -> TradingPipeline:
+def _pipeline(state: LifecycleState, strategy=None, patterns=None) -> TradingPipeline:
     life = lifecycle_in(state)
     books = OrderBooks(BookConfig(instruments=4, levels=64, orders=1 << 14))
     return TradingPipeline(
@@ -42,6 +48,7 @@ def _pipeline(state: LifecycleState, strategy=None) -> TradingPipeline:
         execution=ExecutionEngine(ExecutionConfig(orders=1 << 12), life),
         risk=PreTradeRisk(lifecycle=life),
         breakers=CircuitBreakers(),
+        patterns=patterns,
     )
 
 
@@ -100,20 +107,44 @@ def test_the_kill_switch_halts_and_nothing_risk_increasing_leaves(session: np.nd
     assert {int(r) for r in refused["reason"]} <= {GateReason.LIFECYCLE, RejectReason.KILL_SWITCH}
 
 
-def test_the_pairs_example_trades_both_legs_on_its_pattern(session: np.ndarray) -> None:
-    pipeline = _pipeline(LifecycleState.READY, pairs_trader_strategy(0, entry_z=2.0, qty=100))
-    warm = pipeline.process(session[:5_000])
-    assert len(warm.orders) == 0
-    trigger = session[5_000:5_001].copy()
-    pattern = np.zeros(1, PATTERN_EVENT_DTYPE)
-    pattern["kind"], pattern["pattern"], pattern["value"] = PatternKind.PAIR_ZSCORE, 0, 2.5
-    pattern["instrument"], pattern["other"] = 1, 2
-    pattern["trigger_seq"] = trigger["seq"][0]
-    trigger["kind"] = 7  # a QUOTE the books consume, so that the strategy runs
-    trigger["side"], trigger["price"], trigger["qty"] = Side.BUY, 1, 0
-    out = pipeline.process(trigger, pattern)
-    legs = sorted(zip(out.orders["instrument"].tolist(), out.orders["side"].tolist(), strict=True))
-    assert legs == [(1, Side.SELL), (2, Side.BUY)]  # z > 0: the first leg is rich
+def test_the_pairs_example_trades_both_legs_on_the_pattern_events_the_path_fires(
+    session: np.ndarray,
+) -> None:
+    pair = PairZScorePattern("pair-1-2", (1, 2), z_threshold=2.0, half_life_events=200)
+    patterns = PatternEngine(PatternConfig(groups=(GroupConfig("all", (1, 2)),), patterns=(pair,)))
+    pipeline = _pipeline(
+        LifecycleState.READY, pairs_trader_strategy(0, entry_z=2.0, qty=100), patterns
+    )
+    out = pipeline.process(session)
+    fired = out.patterns
+    assert len(fired) > 0 and set(fired["kind"].tolist()) == {PatternKind.PAIR_ZSCORE}
+    assert np.all(np.abs(fired["value"]) >= 2.0)
+    # The patterns observe the mid changes the path emitted, each as its record made it.
+    assert set(fired["trigger_seq"].tolist()) <= set(out.ticks["seq"].tolist())
+    # The same patterns, run on their own over those ticks, fire the same events.
+    alone = PatternEngine(patterns.config).feed(out.ticks)
+    for field in ("trigger_seq", "pattern", "instrument", "other", "value", "flags"):
+        assert np.array_equal(alone[field], fired[field]), field
+    # The trader acts on the record that fired: its first trade is two legs on the first
+    # event, selling the rich leg (z > 0: the first instrument is rich).
+    first = fired[0]
+    orders = out.orders
+    assert len(orders) >= 2 and set(orders["trigger_seq"].tolist()) <= set(
+        fired["trigger_seq"].tolist()
+    )
+    legs = orders[orders["trigger_seq"] == first["trigger_seq"]]
+    rich_first = Side.SELL if first["value"] > 0 else Side.BUY
+    cheap_second = Side.BUY if first["value"] > 0 else Side.SELL
+    expected = {(int(first["instrument"]), rich_first), (int(first["other"]), cheap_second)}
+    assert set(zip(legs["instrument"].tolist(), legs["side"].tolist(), strict=True)) == expected
+
+
+def test_without_patterns_nothing_fires_and_the_strategy_is_handed_none(
+    session: np.ndarray,
+) -> None:
+    pipeline = _pipeline(LifecycleState.READY, pairs_trader_strategy(0, entry_z=0.1, qty=100))
+    out = pipeline.process(session[:5_000])
+    assert len(out.ticks) > 0 and len(out.patterns) == 0 and len(out.orders) == 0
 
 
 def test_signals_must_read_the_pipelines_books() -> None:

@@ -113,8 +113,20 @@ class PatternEngine:
 
     @property
     def state(self) -> PatternState:
-        """The kernel state (read-only use: diagnostics and tests)."""
+        """The kernel state: read it for diagnostics; a compiled path may run it (below)."""
         return self._state
+
+    def predicates(self) -> tuple[Any, ...]:
+        """The predicates tuple the kernels take with :attr:`state` (``never`` first).
+
+        For a compiled path that evaluates the patterns itself (the trading pipeline).
+
+        Raises
+        ------
+        PatternConfigError
+            If a predicate pattern's function was not registered.
+        """
+        return self._predicates.resolve()
 
     def feed(self, events: np.ndarray) -> np.ndarray:
         """Evaluate ``events`` (``MARKET_EVENT_DTYPE``, in order); return the pattern events.
@@ -128,7 +140,7 @@ class PatternEngine:
             If a predicate pattern's function was not registered.
         """
         events = _check_records(events)
-        functions = self._predicates.resolve()
+        functions = self.predicates()
         parts = [np.zeros(0, dtype=PATTERN_EVENT_DTYPE)]
         for start in range(0, len(events), self._chunk):
             block = events[start : start + self._chunk]
@@ -139,6 +151,15 @@ class PatternEngine:
     def stats(self) -> PatternStats:
         """Counters over all groups."""
         return PatternStats.from_counters("all", self._state.counters)
+
+    def fired(self) -> dict[str, int]:
+        """How many times each pattern fired, by name, in config order."""
+        counts = self._state.pat_fired.copy()
+        fired = dict.fromkeys((pattern.name for pattern in self.config.patterns), 0)
+        names = list(fired)
+        for local, pattern_id in enumerate(self._state.pat_id):
+            fired[names[pattern_id]] = int(counts[local])
+        return fired
 
 
 @dataclass

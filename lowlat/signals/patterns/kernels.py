@@ -70,6 +70,7 @@ from lowlat.signals.patterns.events import PatternFlag, PatternKind
 __all__ = [
     "COUNTER_NAMES",
     "PREDICATE_SIGNATURE",
+    "most_events_per_observation",
     "never",
     "on_events",
     "run_group",
@@ -286,6 +287,7 @@ def _breakout(st, p: int, now: int):
 def _emit(st, p, rec, slot, other, value, flags, out, emitted):
     """Write one pattern event into ``out[emitted]``; return the new count."""
     st.counters[DETECTED] += 1
+    st.pat_fired[p] += 1
     if emitted >= out.shape[0]:
         st.counters[DROPPED] += 1
         return emitted
@@ -368,6 +370,15 @@ def _observe(rec, st, predicates, out, emitted: int) -> int:
         elif rearm:
             st.pat_armed[p] = 1
     return emitted
+
+
+@hot_kernel_inline
+def most_events_per_observation(st) -> int:
+    """Most pattern events one observation can fire: the longest per-slot pattern list."""
+    most = 1
+    for slot in range(st.slot_pat_start.shape[0] - 1):
+        most = max(most, st.slot_pat_start[slot + 1] - st.slot_pat_start[slot])
+    return most
 
 
 @hot_kernel

@@ -18,6 +18,7 @@ import numpy as np
 from lowlat.signals.patterns import kernels as k
 from lowlat.signals.patterns.config import (
     BreakoutPattern,
+    GroupConfig,
     LeadLagPattern,
     PairZScorePattern,
     PatternConfig,
@@ -25,7 +26,7 @@ from lowlat.signals.patterns.config import (
 )
 from lowlat.signals.patterns.events import PatternKind
 
-__all__ = ["PatternState", "build_state", "max_fanout"]
+__all__ = ["PatternState", "build_state", "max_fanout", "no_patterns_state"]
 
 _DIRECTION = {"up": k.UP, "down": k.DOWN, "both": k.UP | k.DOWN}
 _KIND = {
@@ -69,6 +70,7 @@ class PatternState(NamedTuple):
     pat_state: np.ndarray  # float64[P, W]: kernels.S_* columns, or a predicate's state
     pat_time: np.ndarray  # int64[P]: last update time (pair z-score)
     pat_armed: np.ndarray  # int64[P]: 1 while the pattern may fire
+    pat_fired: np.ndarray  # int64[P]: times it fired (delivered or dropped)
     counters: np.ndarray  # int64[len(kernels.COUNTER_NAMES)]
 
 
@@ -94,7 +96,7 @@ def build_state(
     chosen = [config.groups[g] for g in groups]
     ids = [i for group in chosen for i in group.instruments]
     slot = {instrument: s for s, instrument in enumerate(ids)}
-    slot_of = np.full(max(ids) + 1, -1, dtype=np.int32)
+    slot_of = np.full(max(ids, default=-1) + 1, -1, dtype=np.int32)
     slot_of[ids] = np.arange(len(ids), dtype=np.int32)
     slot_group = np.array([g for g, group in enumerate(chosen) for _ in group.instruments])
     local = [(pid, p) for pid, p in enumerate(config.patterns) if config.group_of(p) in groups]
@@ -195,8 +197,18 @@ def build_state(
         pat_state=np.zeros((n, state_width), dtype=np.float64),
         pat_time=np.zeros(n, dtype=np.int64),
         pat_armed=np.ones(n, dtype=np.int64),
+        pat_fired=np.zeros(n, dtype=np.int64),
         counters=np.zeros(len(k.COUNTER_NAMES), dtype=np.int64),
     )
+
+
+def no_patterns_state() -> PatternState:
+    """A state of no group and no pattern: every observation is foreign, nothing fires.
+
+    It has the types of every other state, so a compiled path built for patterns runs
+    without any.
+    """
+    return build_state(PatternConfig(groups=(GroupConfig("none", (0,)),)), [], {})
 
 
 def max_fanout(state: PatternState) -> int:

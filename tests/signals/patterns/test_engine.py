@@ -15,6 +15,7 @@ from lowlat.signals.patterns import (
     PatternKind,
     kernels,
 )
+from lowlat.signals.patterns.state import no_patterns_state
 from tests.signals.patterns._support import (
     LEAD,
     P0,
@@ -64,6 +65,27 @@ def test_same_input_gives_identical_events_except_detect_time() -> None:
     chunked = engine()
     pieces = [chunked.feed(stream[i : i + 777]) for i in range(0, len(stream), 777)]
     assert without_detect(np.concatenate(pieces)).tobytes() == without_detect(first).tobytes()
+
+
+def test_fired_counts_each_patterns_events_by_name_in_config_order() -> None:
+    patterns = engine()
+    events = patterns.feed(random_stream(20_000, seed=3))
+    counts = patterns.fired()
+    assert list(counts) == [pattern.name for pattern in patterns.config.patterns]
+    assert list(counts.values()) == [
+        int(np.count_nonzero(events["pattern"] == pattern_id)) for pattern_id in range(len(counts))
+    ]
+    assert sum(counts.values()) == patterns.stats().emitted > 0
+
+
+def test_a_state_without_patterns_observes_nothing_and_fires_nothing() -> None:
+    state = no_patterns_state()
+    out = np.zeros(4, PATTERN_EVENT_DTYPE)
+    stream = random_stream(1_000, seed=5)
+    predicates = (kernels.never,)
+    assert kernels.on_events(stream, len(stream), state, predicates, out) == 0
+    counters = dict(zip(kernels.COUNTER_NAMES, state.counters.tolist(), strict=True))
+    assert counters["foreign"] == len(stream) and counters["observations"] == 0
 
 
 def test_receive_clock_uses_recv_ns() -> None:
