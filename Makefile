@@ -36,21 +36,24 @@ format: $(STAMP)
 # compiled workers (pytest-xdist, a test file at a time; the files that build the whole
 # engine all on one worker, see tests/conftest.py) share the two cores; the interpreted
 # run's output follows the compiled one's. Each run has its own --basetemp: pytest prunes
-# old temporary directories under a shared root, including another run's live ones. Only
-# tests/core runs compiled under coverage (the core's codegen runs at compile time);
-# coverage's tracer would slow the compilation of everything else several times over.
-INTERPRETED_TESTS := tests/core tests/demo tests/feeds tests/book tests/signals tests/execution tests/risk tests/venue tests/journal tests/control
+# old temporary directories under a shared root, including another run's live ones.
+# Coverage (of lowlat/core, where it is enforced) traces tests/core only, compiled (the
+# core's codegen runs at compile time) and interpreted (the kernels' lines): its tracer
+# would slow the compilation, and the interpreted run, of everything else several times.
+INTERPRETED_TESTS := tests/demo tests/feeds tests/book tests/signals tests/execution tests/risk tests/venue tests/journal tests/control
 INTERPRETED_LOG := .pytest-interpreted.log
 
 test: lint
 	rm -rf .coverage .coverage.* $(INTERPRETED_LOG) .pytest-tmp
 	mkdir -p .pytest-tmp
-	NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/interpreted $(INTERPRETED_TESTS) > $(INTERPRETED_LOG) 2>&1 & \
+	( NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/interpreted-core tests/core; core=$$?; \
+	  NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q --basetemp=.pytest-tmp/interpreted $(INTERPRETED_TESTS); rest=$$?; \
+	  test $$core -eq 0 && test $$rest -eq 0 ) > $(INTERPRETED_LOG) 2>&1 & \
 	interpreted=$$!; \
 	$(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/core tests/core; core=$$?; \
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --basetemp=.pytest-tmp/compiled --ignore=tests/core; rest=$$?; \
 	wait $$interpreted; status=$$?; \
-	echo "--- NUMBA_DISABLE_JIT=1 $(INTERPRETED_TESTS)"; cat $(INTERPRETED_LOG); \
+	echo "--- NUMBA_DISABLE_JIT=1 tests/core $(INTERPRETED_TESTS)"; cat $(INTERPRETED_LOG); \
 	test $$core -eq 0 && test $$rest -eq 0 && test $$status -eq 0
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --include='lowlat/core/*'
