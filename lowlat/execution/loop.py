@@ -25,6 +25,7 @@ from lowlat.control.metrics import Metrics
 from lowlat.core.atomics import load_acquire, store_release
 from lowlat.core.records import ACK_DTYPE, FILL_DTYPE, MARKET_EVENT_DTYPE, ORDER_DTYPE
 from lowlat.core.ring import RingBus, WaitStrategy
+from lowlat.core.ring import kernels as ring_kernels
 from lowlat.core.ring.bus import RingArrays
 from lowlat.core.sched import check_cpu, pin_thread
 from lowlat.execution import loop_kernels as lk
@@ -238,6 +239,9 @@ class EngineLoop:
         )
         self.control = np.zeros(lk.LOOP_WORDS, np.int64)
         self.control[lk.L_LAST_EVENT_SEQ] = -1
+        # What process() feeds the engine's kernel through: a block's worth of slots.
+        self._inline_ring = RingBus(max(2, 1 << (block - 1).bit_length()))
+        self._inline_consumer = self._inline_ring.add_consumer(policy="lossless")
         # The engine's view of the lifecycle: the path reads it, the loop copies the
         # controllers' state into it between runs (see ``loop_kernels.process_block``).
         self.source = pipeline.execution.lifecycle.reader
@@ -255,6 +259,13 @@ class EngineLoop:
             p.books.state, p.signals.state, p.execution.state, self._view_reader,
             self._risk, p.breakers.state, p.strategy.params, p.strategy.memory,
             p.pattern_state, p.predicates, self.venue.engine.state, self._gateway,
+        )  # fmt: skip
+
+    def _run_args(self, ring: RingBus, consumer: int) -> tuple:
+        """``run_from_ring``'s arguments for polling ``ring`` as ``consumer``."""
+        return (
+            *ring.arrays, consumer, *self._components(), self.scratch, self.control,
+            self.metrics.arrays, self._journal_ring, self.view, self.source,
         )  # fmt: skip
 
     def state_arrays(self) -> dict[str, np.ndarray]:
@@ -382,30 +393,31 @@ class EngineLoop:
         store_release(self.control, lk.L_JOURNAL, int(on))
 
     def process(self, events: np.ndarray) -> int:
-        """Run ``events`` through the loop in this thread, block by block; return orders sent."""
+        """Run ``events`` through the loop in this thread, block by block; return orders sent.
+
+        The events go through a private ring and the engine thread's own kernel
+        (``run_from_ring``, told to stop once drained): live trading, warm-up and replay
+        run one compiled path.
+        """
         if events.dtype != MARKET_EVENT_DTYPE:
             raise TypeError(f"expected MARKET_EVENT_DTYPE records, got dtype {events.dtype}")
         if self.running:
             raise RuntimeError("the engine thread is running: stop() it first")
-        block = self.scratch.block
-        sent = 0
-        for start in range(0, len(events), len(block)):
-            part = events[start : start + len(block)]
-            block[: len(part)] = part
-            sent += int(
-                self.pipeline.kernels.process_block(
-                    *self._components(),
-                    self.scratch,
-                    len(part),
-                    self.control,
-                    self.metrics.arrays,
-                    self._journal_ring,
-                    self.view,
-                    self.source,
-                )
-            )
-            self.control[lk.L_EVENTS] += len(part)
-        return sent
+        ring, consumer = self._inline_ring, self._inline_consumer
+        words = ring.arrays.slots.shape[0]
+        orders = int(self.control[lk.L_ORDERS])
+        store_release(self.control, lk.L_STOP, 1)  # return once the ring is drained
+        try:
+            for start in range(0, len(events), words):
+                part = np.ascontiguousarray(events[start : start + words])
+                rows = part.view(np.int64).reshape(len(part), _WORDS)
+                published = ring_kernels.publish_batch(*ring.arrays, rows, len(part))
+                assert published == len(part), "the private ring is drained before each part"
+                args = self._run_args(ring, consumer)
+                self._processed += int(self.pipeline.kernels.run_from_ring(*args))
+        finally:
+            store_release(self.control, lk.L_STOP, 0)
+        return int(self.control[lk.L_ORDERS]) - orders
 
     def cancel_all(self, request: int | None = None) -> int:
         """Cancel every resting order now, in this thread; return the cancels sent.
@@ -522,10 +534,7 @@ class EngineLoop:
         check_cpu(cpu)  # here, so a bad CPU is the caller's error, not the thread's
         store_release(self.control, lk.L_WAIT, int(wait))
         store_release(self.control, lk.L_STOP, 0)
-        args = (
-            *ring.arrays, consumer, *self._components(), self.scratch, self.control,
-            self.metrics.arrays, self._journal_ring, self.view, self.source,
-        )  # fmt: skip
+        args = self._run_args(ring, consumer)
 
         kernel = self.pipeline.kernels.run_from_ring
         if hasattr(kernel, "compile"):  # compiled here (or loaded): the thread starts trading

@@ -1,8 +1,8 @@
 """Per-strategy entry points into the compiled path, which Numba's on-disk cache can keep.
 
-Control code. The path's kernels (:func:`~lowlat.execution.pipeline_kernels.tick_to_order`,
-:func:`~lowlat.execution.loop_kernels.process_block`,
-:func:`~lowlat.execution.loop_kernels.run_from_ring`) take the strategy as an argument.
+Control code. The path's kernels (:func:`~lowlat.execution.pipeline_kernels.tick_to_order`, and
+:func:`~lowlat.execution.loop_kernels.run_from_ring`, which inlines it) take the strategy
+as an argument.
 Numba types such an argument by the function object itself, so a kernel compiled for it
 cannot be found again in the on-disk cache by another process: each process would compile
 the whole path again (about half a minute). So for each strategy this module writes a
@@ -47,7 +47,6 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 #: The kernels specialised: their name, and the module (under lowlat.execution) they are in.
 _KERNELS: dict[str, tuple[str, Any]] = {
     "tick_to_order": ("pipeline_kernels", pipeline_kernels.tick_to_order),
-    "process_block": ("loop_kernels", loop_kernels.process_block),
     "run_from_ring": ("loop_kernels", loop_kernels.run_from_ring),
 }
 
@@ -61,7 +60,6 @@ class EntryPoints:
     """
 
     tick_to_order: Callable[..., Any]
-    process_block: Callable[..., Any]
     run_from_ring: Callable[..., Any]
     cached: bool
     source: str | None  # the generated module's file

@@ -30,7 +30,7 @@ def test_an_importable_strategy_gets_a_generated_module_named_by_a_source_digest
     assert path.name.startswith("lowlat_execution_examples_kernels__imbalance_quoter__")
     text = path.read_text(encoding="utf-8")
     assert "from lowlat.execution.examples.kernels import imbalance_quoter as _strategy" in text
-    for name in ("tick_to_order", "process_block", "run_from_ring"):
+    for name in ("tick_to_order", "run_from_ring"):
         assert f"def {name}(" in text
     # Asked again (another pipeline, or another process): the same file, untouched.
     stamp = path.stat().st_mtime_ns
