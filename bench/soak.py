@@ -7,13 +7,17 @@ thread generates, decodes and publishes to a lossless feed ring (a publish refus
 back-pressure is retried: counted, never dropped); the engine thread runs
 :class:`~lowlat.execution.loop.EngineLoop` with the example quoter, risk, breakers and the
 in-process venue, handing every input and output to the journal (fsync every 10 ms);
-the metrics sidecar drains the stage samples meanwhile.
+the metrics sidecar drains the stage samples meanwhile, and the engine's state is
+snapshotted every 30 s of wall time, as in a session, which retires the journal segments
+each snapshot covers: the journal on disk stays bounded (a full soak writes ~80 GB).
 
 Reported: messages and the rate (msg/s of wall time); RSS at start (every component
 allocated, before the first message), peak and end (read from ``/proc/self/statm`` every
 0.5 s); Python GC pauses (``gc.callbacks``: count of
 pauses ≥ 1 ms and the longest); losses on the critical consumers — the engine's feed
 consumer (lost records) and the journal (refused hand-offs) — which must be zero.
+Snapshots: how many, and the longest the engine stood still for one. The journal's
+largest size on disk (sampled with RSS) shows that retiring segments keeps it bounded.
 ``sidecar``: the tick-to-order suite's paced run with the sidecar draining and without,
 side by side in each round: the p99.9 difference is the sidecar's overhead.
 """
@@ -34,14 +38,16 @@ import numpy as np
 from bench.harness import Case, format_report, percentiles_ns, run_suite, summarize
 from bench.tick_to_order import engine_loop, latency_run
 from lowlat.control import Metrics, MetricsSidecar
+from lowlat.control.checkpoints import PeriodicSnapshots
 from lowlat.control.config import MetricsConfig, StageBudgets
+from lowlat.control.replay import SNAPSHOT_DIR
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus
 from lowlat.core.ring import kernels as ring_kernels
 from lowlat.feeds.itch import LENGTH_PREFIXED, ItchDecoder
 from lowlat.feeds.sim import Simulator
 from lowlat.feeds.sim.config import Regime, ScenarioConfig
-from lowlat.journal import Journal, JournalConfig
+from lowlat.journal import Journal, JournalConfig, SnapshotStore
 
 __all__ = ["CASES", "format_table", "run"]
 
@@ -50,6 +56,7 @@ BURST_SECONDS = 60.0
 CHUNK_BYTES = 1 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
 GC_PAUSE_NS = 1_000_000
+SNAPSHOT_INTERVAL_S = 30.0
 
 
 def session_config(messages: int) -> ScenarioConfig:
@@ -85,22 +92,38 @@ class _GcPauses:
             self.pauses.append(time.perf_counter_ns() - self._start)
 
 
+def _journal_bytes(directory: Path) -> int:
+    """Bytes of the journal's files (segments and snapshots) now."""
+    total = 0
+    for path in directory.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except FileNotFoundError:  # retired while we looked
+            continue
+    return total
+
+
 def soak_run(messages: int) -> dict[str, Any]:
     """One soak; every figure the case reports."""
     directory = Path(tempfile.mkdtemp(prefix="lowlat-soak-"))
     pauses = _GcPauses()
     rss: list[int] = []
+    disk: list[int] = []
     stop_sampling = threading.Event()
 
     def sample_rss() -> None:
         while not stop_sampling.wait(0.5):
             rss.append(_rss_bytes())
+            disk.append(_journal_bytes(directory))
 
     sampler = threading.Thread(target=sample_rss, daemon=True)
     try:
         journal = Journal(directory, JournalConfig(fsync="interval", ring_capacity=1 << 20))
         loop = engine_loop(journal)
         sidecar = MetricsSidecar(loop.metrics)
+        snapshots = PeriodicSnapshots(
+            loop, journal, SnapshotStore(directory / SNAPSHOT_DIR), SNAPSHOT_INTERVAL_S
+        )
         ring = RingBus(1 << 16)
         consumer = ring.add_consumer(policy="lossless")
         sim = Simulator(session_config(messages))
@@ -113,6 +136,7 @@ def soak_run(messages: int) -> dict[str, Any]:
         sampler.start()
         sidecar.start()
         loop.start(ring, consumer)
+        snapshots.start()
         started = time.perf_counter()
         published = retries = 0
         first_ns = last_ns = 0
@@ -135,6 +159,7 @@ def soak_run(messages: int) -> dict[str, Any]:
                     retries += 1
                 done += step
             published += n
+        snapshots.stop()
         loop.stop()
         seconds = time.perf_counter() - started
         sidecar.stop()
@@ -163,10 +188,14 @@ def soak_run(messages: int) -> dict[str, Any]:
         "journal_refused": counters["journal_refused"],
         "journal_records": journal_stats.records,
         "orders": counters["orders"],
+        "snapshots": snapshots.taken,
+        "snapshot_max_pause_ms": snapshots.max_pause_ns / 1e6,
+        "journal_peak_gb": max(disk, default=0) / 1e9,
         "errors": abs(counters["events"] - published)
         + counters["lost"]
         + counters["journal_refused"]
-        + counters["stalled_routes"],
+        + counters["stalled_routes"]
+        + snapshots.failures,
     }
 
 
@@ -176,7 +205,9 @@ def _case_soak(repeats: int, events: int) -> list[dict[str, Any]]:
     note = (
         f"{first['messages']:,} messages over {first['market_hours']:.1f} h of market time; "
         f"{first['orders']:,} orders; {first['journal_records']:,} journal records; "
-        f"{first['feed_back_pressure_retries']:,} back-pressured publishes retried"
+        f"{first['feed_back_pressure_retries']:,} back-pressured publishes retried; "
+        f"{first['snapshots']} snapshots, longest pause {first['snapshot_max_pause_ms']:.1f} ms; "
+        f"journal on disk at most {first['journal_peak_gb']:.2f} GB"
     )
     errors = sum(run["errors"] for run in runs)
 
@@ -192,6 +223,14 @@ def _case_soak(repeats: int, events: int) -> list[dict[str, Any]]:
         row("soak RSS at start", "rss_start_mb", "MiB", "lower", informational=True),
         row("soak RSS peak", "rss_peak_mb", "MiB", "lower", informational=True),
         row("soak RSS at end", "rss_end_mb", "MiB", "lower", informational=True),
+        row("soak journal on disk, peak", "journal_peak_gb", "GB", "lower", informational=True),
+        row(
+            "soak longest snapshot pause",
+            "snapshot_max_pause_ms",
+            "ms",
+            "lower",
+            informational=True,
+        ),
         row("soak GC pauses ≥ 1 ms", "gc_pauses_over_1ms", "count", "lower", target=0),
         row("soak longest GC pause", "gc_longest_ms", "ms", "lower", informational=True),
         row(
