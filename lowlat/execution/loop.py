@@ -1,10 +1,10 @@
 """``EngineLoop``: the whole in-process trading path in one compiled loop, and its thread.
 
 Control code around :mod:`lowlat.execution.loop_kernels`. It allocates every buffer the
-loop writes once (:class:`LoopScratch`), and either processes records in the calling
-thread (:meth:`EngineLoop.process` — deterministic, for tests, recovery and replays) or
-runs the engine thread that polls a feed ring until stopped (:meth:`EngineLoop.start`,
-:meth:`EngineLoop.stop`). The thread spends its life inside one nogil kernel call: it
+loop writes once (:class:`LoopScratch`), and runs one compiled kernel either in the calling
+thread over records it is given (:meth:`EngineLoop.process` — deterministic, for tests,
+warm-up, recovery and replays) or in the engine thread, polling a feed ring until
+stopped (:meth:`EngineLoop.start`, :meth:`EngineLoop.stop`). The thread spends its life inside one nogil kernel call: it
 never takes the GIL while trading, so nothing the control plane does in Python can delay
 it. The control plane talks to it through :attr:`EngineLoop.control` only: the stop word,
 journaling on or off, and cancel-all requests (:meth:`EngineLoop.request_cancel_all`).
@@ -197,9 +197,10 @@ class EngineLoop:
         The in-process gateway the orders go to (its ``event`` clock: completion times are
         stamped, nothing waits).
     block
-        Records per block: the most the loop polls from the ring at once, and the records
-        per compiled call of :meth:`process` (each call costs about 0.1 ms to enter: it
-        hands over every array of every component). Decisions do not depend on it.
+        Records per block: the most the loop polls from the ring at once. :meth:`process`
+        hands the kernel a ring's worth (``block`` rounded up to a power of two) per call,
+        each call costing about 0.1 ms to enter (it hands over every array of every
+        component). Decisions do not depend on it.
     metrics
         Where the loop samples stage latencies (a private one when None).
     journal
