@@ -3,11 +3,12 @@
 Control code around :mod:`lowlat.execution.loop_kernels`. It allocates every buffer the
 loop writes once (:class:`LoopScratch`), and runs one compiled kernel either in the calling
 thread over records it is given (:meth:`EngineLoop.process` — deterministic, for tests,
-warm-up, recovery and replays) or in the engine thread, polling a feed ring until
-stopped (:meth:`EngineLoop.start`, :meth:`EngineLoop.stop`). The thread spends its life inside one nogil kernel call: it
-never takes the GIL while trading, so nothing the control plane does in Python can delay
-it. The control plane talks to it through :attr:`EngineLoop.control` only: the stop word,
-journaling on or off, and cancel-all requests (:meth:`EngineLoop.request_cancel_all`).
+warm-up, recovery and replays) or in the engine thread, polling a feed ring until stopped
+(:meth:`EngineLoop.start`, :meth:`EngineLoop.stop`). The thread spends its life inside
+one nogil kernel call: it never takes the GIL while trading, so nothing the control plane
+does in Python can delay it. The control plane talks to it through
+:attr:`EngineLoop.control` only: the stop word, journaling on or off, the wait strategy,
+pause and cancel-all requests (:meth:`EngineLoop.request_cancel_all`).
 """
 
 from __future__ import annotations
