@@ -100,7 +100,7 @@ from lowlat.book.layout import (
     OR_QTY,
     BookState,
 )
-from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.jit import ONE, hot_kernel, hot_kernel_inline
 from lowlat.core.level_kernels import lower_bound, price_key
 from lowlat.core.records import EventKind
 
@@ -694,7 +694,7 @@ def replay_rows(
     for i in range(n):
         # A call per record, not apply_one inlined here: this kernel serves the CLI, and
         # inlining the engine once more would cost minutes of compilation.
-        consumed = apply_batch(state, events[i : i + 1], 1)
+        consumed = apply_batch(state, events[i : i + 1], ONE)
         e = events[i]
         if consumed and e["instrument"] == instrument:
             touched[0] = 1

@@ -11,9 +11,18 @@ suite pins the behaviour, so a Numba release that changes it fails CI, not produ
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-__all__ = ["hot_kernel", "hot_kernel_inline", "hot_kernel_uncached"]
+__all__ = ["ONE", "ZERO", "hot_kernel", "hot_kernel_inline", "hot_kernel_uncached"]
+
+#: Pass these, not ``0`` or ``1``, from one kernel to another that is not inlined (and
+#: start loop-carried counters passed on at them): Numba types an integer literal as
+#: ``Literal[int]`` — a counter initialised ``= 0`` too, while it infers the loop — and
+#: compiles the callee once more for it, beside the ``int64`` version every other caller
+#: uses: minutes for a kernel that inlines the book or the venue engine.
+ZERO = np.int64(0)
+ONE = np.int64(1)
 
 hot_kernel = njit(nogil=True, cache=True, _nrt=False)
 

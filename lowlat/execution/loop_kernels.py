@@ -26,7 +26,7 @@ from lowlat.control.metrics.kernels import sample
 from lowlat.control.stages import Stage
 from lowlat.core.atomics import cpu_relax, load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.jit import ZERO, hot_kernel, hot_kernel_inline
 from lowlat.core.records import OrderAction
 from lowlat.core.ring.kernels import idle, poll_batch
 from lowlat.execution.kernels import on_reports, submit
@@ -144,7 +144,9 @@ _PARTIAL = OrderState.PARTIAL.value
 def _journal(journal, control: np.ndarray, rtype: int, now: int, rows: np.ndarray, n: int) -> None:
     """Hand ``rows[:n]`` (int64 words of 64-byte records) to the journal ring, if journaling."""
     if n > 0 and control[L_JOURNAL] != 0:
-        done = publish_batch(journal.header, journal.stamps, journal.slots, rtype, now, rows, 0, n)
+        done = publish_batch(
+            journal.header, journal.stamps, journal.slots, rtype, now, rows, ZERO, n
+        )
         control[L_JOURNALED] += done
         control[L_JOURNAL_REFUSED] += n - done
 
@@ -154,7 +156,7 @@ def route_and_apply(
     ex, risk, venue, gateway, s, sent: int, control: np.ndarray, metrics, journal
 ) -> None:
     """Send ``s.outbound[:sent]`` to the venue; apply its reports to the lifecycle and risk."""
-    start = 0
+    start = ZERO  # not 0: see ZERO (a loop-carried literal compiles route twice)
     while start < sent:
         begin = monotonic_ns()
         routed, n_acks, n_fills = route(
@@ -166,7 +168,7 @@ def route_and_apply(
         now = monotonic_ns()
         sample(metrics, _SEND, now - begin)
         start = routed
-        control[L_EXEC_ACKS] += on_reports(ex, s.venue_acks, n_acks, now, s.exec_acks, 0)
+        control[L_EXEC_ACKS] += on_reports(ex, s.venue_acks, n_acks, now, s.exec_acks, ZERO)
         for k in range(n_acks):
             on_ack(risk, s.venue_acks, k)
             sample(
@@ -251,12 +253,13 @@ def cancel_working(
         intent["qty"] = 0
         intent["client_order_id"] = ex.counters[C_NEXT_ID]
         now = monotonic_ns()
-        check_order(risk, s.intents, 0, now, 0)  # cancels always pass; risk tracks them
+        check_order(risk, s.intents, ZERO, now, ZERO)  # cancels always pass; risk tracks them
         sent, acked = submit(
-            ex, lifecycle, s.intents, 0, 0, 0, 0, now, s.outbound, 0, s.decision_acks, 0
-        )
+            ex, lifecycle, s.intents, ZERO, ZERO, ZERO, ZERO, now, s.outbound, ZERO,
+            s.decision_acks, ZERO,
+        )  # fmt: skip
         if acked:
-            on_ack(risk, s.decision_acks, 0)  # refused by the gate: risk forgets the request
+            on_ack(risk, s.decision_acks, ZERO)  # refused by the gate: risk forgets the request
         _journal(journal, control, _ORDER, now, s.outbound_words, sent)
         _journal(journal, control, _ACK, now, s.decision_ack_words, acked)
         route_and_apply(ex, risk, venue, gateway, s, sent, control, metrics, journal)

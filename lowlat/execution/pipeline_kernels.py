@@ -32,7 +32,7 @@ import numpy as np
 from lowlat.book.kernels import apply_record, slot_of
 from lowlat.book.layout import BookState
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import hot_kernel_inline
+from lowlat.core.jit import ONE, ZERO, hot_kernel_inline
 from lowlat.core.records import OrderAction
 from lowlat.execution.kernels import submit
 from lowlat.execution.layout import C_NEXT_ID, ExecState, GateReason
@@ -94,12 +94,14 @@ def tick_to_order(
     Returns ``(next, consumed, sent, acked, ticks, changes, pattern events)``: ``next`` is
     the index of the first record not processed.
     """
-    consumed = 0
-    n_out = 0
-    n_acks = 0
-    n_ticks = 0
-    n_changes = 0
-    n_patterns = 0
+    # ZERO, not 0: these counters are passed to kernels compiled on their own, and Numba
+    # would first type them Literal[int](0) and compile each such kernel once more.
+    consumed = ZERO
+    n_out = ZERO
+    n_acks = ZERO
+    n_ticks = ZERO
+    n_changes = ZERO
+    n_patterns = ZERO
     worst_changes = breakers.ints.shape[0] + 3  # one tick: every timer, the market, its own
     worst_patterns = most_events_per_observation(pattern_state)
     room = intents.shape[0]
@@ -127,9 +129,11 @@ def tick_to_order(
             first_tick = n_ticks
             n_ticks = emit_tick(signals, slot, events, i - 1, ticks, n_ticks)
             if n_ticks > first_tick:
-                n_changes += breaker_on_events(breakers, ticks[first_tick:], 1, changes[n_changes:])
+                n_changes += breaker_on_events(
+                    breakers, ticks[first_tick:], ONE, changes[n_changes:]
+                )
                 n_patterns += pattern_on_events(
-                    ticks[first_tick:], 1, pattern_state, predicates, patterns[n_patterns:]
+                    ticks[first_tick:], ONE, pattern_state, predicates, patterns[n_patterns:]
                 )
         wanted = strategy(
             book,

@@ -37,7 +37,7 @@ import numpy as np
 
 from lowlat.core.atomics import load_acquire
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.jit import ZERO, hot_kernel, hot_kernel_inline
 from lowlat.core.records import AckFlag, AckStatus, OrderAction
 from lowlat.venue.kernels import process, reject, report_bound
 from lowlat.venue.layout import (
@@ -161,7 +161,7 @@ def route(
             counters[W_DELAYED] += 1
         counters[W_DUE_NS] = max(counters[W_DUE_NS], done_ns)
         if _chance(gw.rng, R_FAULTS, fparams[F_REJECT]):
-            n = reject(state, rec, _VENUE_REJECT, reports, 0)
+            n = reject(state, rec, _VENUE_REJECT, reports, ZERO)
             counters[W_FAULT_REJECTS] += 1
         else:
             n = process(state, requests, i, i + 1, reports)[1]

@@ -38,7 +38,7 @@ from lowlat.core.atomics import (
     store_release,
 )
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.jit import ONE, hot_kernel, hot_kernel_inline
 from lowlat.core.ring.layout import (
     BACK_PRESSURED,
     C_CONSUMED,
@@ -284,7 +284,7 @@ def poll(
     Returns ``(seq, lost)``: the sequence read, or ``EMPTY``; and how many sequences just
     before it (or before the cursor, when empty) were lost to the producer lapping.
     """
-    count, first_seq, lost = poll_batch(header, stamps, slots, consumer, out, 1)
+    count, first_seq, lost = poll_batch(header, stamps, slots, consumer, out, ONE)
     return (first_seq if count == 1 else EMPTY), lost
 
 

@@ -55,7 +55,7 @@ import math
 
 import numpy as np
 
-from lowlat.core.jit import hot_kernel, hot_kernel_inline
+from lowlat.core.jit import ZERO, hot_kernel, hot_kernel_inline
 from lowlat.core.records import EventKind
 from lowlat.risk.breakers.layout import (
     C_BAD_INSTRUMENT,
@@ -541,7 +541,7 @@ def _fire_timers(state: BreakerState, now: int, seq: int, out: np.ndarray, writt
     market = state.market
     counters[C_TIMER_SCANS] += 1
     if market[M_LEVEL] > 0 and now >= market[M_UNTIL_NS]:
-        written = _market_change(state, 0, _REOPEN, now, seq, 0.0, 0.0, out, written)
+        written = _market_change(state, ZERO, _REOPEN, now, seq, 0.0, 0.0, out, written)
     counters[C_NEXT_DEADLINE_NS] = market[M_UNTIL_NS] if market[M_LEVEL] > 0 else NEVER
     for slot in range(counters[C_SLOTS]):
         deadline = state.ints[slot, S_DEADLINE_NS]
