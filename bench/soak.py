@@ -8,8 +8,9 @@ back-pressure is retried: counted, never dropped); the engine thread runs
 :class:`~lowlat.execution.loop.EngineLoop` with the example quoter, risk, breakers and the
 in-process venue, handing every input and output to the journal (fsync every 10 ms);
 the metrics sidecar drains the stage samples meanwhile, and the engine's state is
-snapshotted every 30 s of wall time, as in a session, which retires the journal segments
-each snapshot covers: the journal on disk stays bounded (a full soak writes ~80 GB).
+snapshotted every 30 s of wall time (2 s in a quick soak), as in a session, which retires
+the journal segments each snapshot covers: the journal on disk stays bounded (a full
+soak writes ~80 GB).
 
 Reported: messages and the rate (msg/s of wall time); RSS at start (every component
 allocated, before the first message), peak and end (read from ``/proc/self/statm`` every
@@ -56,7 +57,8 @@ BURST_SECONDS = 60.0
 CHUNK_BYTES = 1 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
 GC_PAUSE_NS = 1_000_000
-SNAPSHOT_INTERVAL_S = 30.0
+SNAPSHOT_INTERVAL_S = 30.0  # as a session; a quick soak (seconds long) snapshots every 2 s
+QUICK_SNAPSHOT_INTERVAL_S = 2.0
 
 
 def session_config(messages: int) -> ScenarioConfig:
@@ -122,7 +124,10 @@ def soak_run(messages: int) -> dict[str, Any]:
         loop = engine_loop(journal)
         sidecar = MetricsSidecar(loop.metrics)
         snapshots = PeriodicSnapshots(
-            loop, journal, SnapshotStore(directory / SNAPSHOT_DIR), SNAPSHOT_INTERVAL_S
+            loop,
+            journal,
+            SnapshotStore(directory / SNAPSHOT_DIR),
+            SNAPSHOT_INTERVAL_S if messages >= 100_000_000 else QUICK_SNAPSHOT_INTERVAL_S,
         )
         ring = RingBus(1 << 16)
         consumer = ring.add_consumer(policy="lossless")
