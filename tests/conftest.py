@@ -22,9 +22,11 @@ from lowlat.core.ring import RingBus
 settings.register_profile("lowlat", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("lowlat")
 
-#: Test files that build the whole decision path with a strategy. Those kernels compile
-#: once per process (``hot_kernel_uncached``), so make test keeps these files on one
-#: pytest-xdist worker; every other file is a group of its own (``--dist loadgroup``).
+#: Test files that build the whole decision path with a strategy. Its kernels take
+#: minutes to compile cold (then load from the per-machine cache, see
+#: ``lowlat.execution.specialize``), so make test keeps these files on one pytest-xdist
+#: worker rather than have both compile the same kernels at once; every other file is a
+#: group of its own (``--dist loadgroup``).
 ENGINE_TEST_FILES = {
     "tests/cli/test_main.py",
     "tests/cli/test_market.py",
