@@ -240,12 +240,13 @@ class RunConfig:
                 parts[name] = reader(data[name])
             except (TypeError, ValueError) as error:
                 raise ValueError(f"[{name}]: {error}") from None
-        config = cls(**parts, raw=data)
-        if config.session.strategy == "pairs-trader" and config.pair_pattern() is None:
+        return cls(**parts, raw=data)
+
+    def __post_init__(self) -> None:
+        if self.session.strategy == "pairs-trader" and self.pair_pattern() is None:
             raise ValueError(
                 "[session]: strategy 'pairs-trader' needs a pair_zscore pattern in [patterns]"
             )
-        return config
 
     def pair_pattern(self) -> tuple[int, PairZScorePattern] | None:
         """The first pair z-score pattern of ``[patterns]`` and its id, if there is one."""
@@ -293,7 +294,7 @@ def build_pipeline(config: RunConfig, lifecycle: Lifecycle) -> TradingPipeline:
     books = OrderBooks(config.book)
     s = config.session
     pair = config.pair_pattern()
-    if s.strategy == "pairs-trader" and pair is not None:
+    if s.strategy == "pairs-trader" and pair is not None:  # RunConfig requires the pattern
         index, pattern = pair
         strategy = pairs_trader_strategy(index, entry_z=pattern.z_threshold)
     else:
@@ -776,7 +777,6 @@ class Session:
         if patterns is None:
             return None
         return {
-            "strategy": self.config.session.strategy,
             "observations": patterns.stats().observations,
             "fired": patterns.fired(),
         }
@@ -817,6 +817,7 @@ class Session:
             "uptime_s": (now - self._started_ns) / 1e9 if self._started_ns else 0.0,
             "events_per_s": rate,
             "engine": {
+                "strategy": self.config.session.strategy,
                 "wait": self.config.session.engine_wait,
                 "cpu": self.config.session.engine_cpu,
                 "running": self.loop.running,

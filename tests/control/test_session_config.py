@@ -37,6 +37,7 @@ def test_every_wait_strategy_and_an_allowed_cpu_load_from_toml(tmp_path: Path, w
         ({"snapshot_interval_s": -1}, r"session\.snapshot_interval_s must be ≥ 0"),
         ({"scenario": "calm"}, r"session\.scenario 'calm' is not one of"),
         ({"engine_waits": "yield"}, r"unknown \[session\] keys \['engine_waits'\]"),
+        ({"strategy": "pairs-trader"}, r"strategy 'pairs-trader' needs a pair_zscore pattern"),
     ],
 )
 def test_a_bad_session_value_is_refused_naming_its_key(table: dict, message: str) -> None:
@@ -56,3 +57,5 @@ def test_a_bad_file_names_the_file(tmp_path: Path) -> None:
 def test_direct_construction_is_validated_too() -> None:
     with pytest.raises(ValueError, match=r"session\.engine_wait"):
         SessionConfig(engine_wait="sleep")
+    with pytest.raises(ValueError, match="needs a pair_zscore pattern"):
+        RunConfig(session=SessionConfig(strategy="pairs-trader"))
