@@ -40,6 +40,9 @@ ENGINE_TEST_FILES = {
 }
 
 
+# tryfirst: pytest-xdist's own hook turns the marks into the ``@group`` suffix that
+# ``--dist loadgroup`` schedules by; marks added after it are ignored.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Put each test in its file's xdist group, the engine files in one shared group."""
     root = config.rootpath
