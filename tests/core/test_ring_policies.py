@@ -98,6 +98,27 @@ def test_publish_batch_stops_at_the_first_back_pressured_row(ring):
     assert poll_all(ring, consumer) == ([8, 9, 10], 8, 0)
 
 
+def test_has_room_says_whether_that_many_publishes_would_pass(ring):
+    consumer = ring.add_consumer(Policy.LOSSLESS)
+    ring.add_consumer(Policy.OVERWRITE)  # never gates: no effect on the room
+    publish_range(ring, 0, 5)
+    assert kernels.has_room(ring.arrays.header, CAPACITY - 5)
+    assert not kernels.has_room(ring.arrays.header, CAPACITY - 4)
+    poll_all(ring, consumer, 2)  # the gate cache is stale until a rescan
+    assert kernels.has_room(ring.arrays.header, CAPACITY - 3)
+    assert not kernels.has_room(ring.arrays.header, CAPACITY - 2)
+    assert publish_range(ring, 5, CAPACITY + 2) == list(range(5, CAPACITY + 2))
+    assert publish_seq(ring, CAPACITY + 2) == BACK_PRESSURED
+    assert ring.stats().back_pressured == 1  # asking is not counted as a refusal
+
+
+def test_has_room_is_unbounded_without_a_lossless_consumer(ring):
+    ring.add_consumer(Policy.OVERWRITE)
+    publish_range(ring, 0, 3 * CAPACITY)
+    assert kernels.has_room(ring.arrays.header, CAPACITY)
+    assert not kernels.has_room(ring.arrays.header, CAPACITY + 1)  # more than a ring at once
+
+
 # --- overwrite --------------------------------------------------------------------------------
 
 

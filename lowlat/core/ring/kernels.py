@@ -153,6 +153,21 @@ def try_claim(header: np.ndarray, stamps: np.ndarray) -> int:
 
 
 @hot_kernel_inline
+def has_room(header: np.ndarray, count: int) -> bool:
+    """Whether ``count`` more records could be published now without back-pressure.
+
+    The producer's question before taking on work whose output must not be refused. It
+    rescans the gating consumers only when the gate cache says there is no room, and
+    counts nothing: a refusal is counted when a publish is refused.
+    """
+    seq = header[H_PUBLISH_CURSOR]
+    capacity = header[H_CAPACITY]
+    if seq + count <= header[H_GATE_CACHE] + capacity:
+        return True
+    return seq + count <= _refresh_gate(header, seq) + capacity
+
+
+@hot_kernel_inline
 def commit(header: np.ndarray, stamps: np.ndarray, seq: int) -> None:
     """Make claimed sequence ``seq`` visible to consumers."""
     store_release(stamps, seq & header[H_MASK], seq)
