@@ -141,6 +141,7 @@ class SessionConfig:
     status_interval_s: float = 0.5
     feed_headroom: float = 1.0  # simulated messages = rate × duration × this (md-burst room)
     snapshot_interval_s: float = 30.0  # a state snapshot this often; 0: none
+    hold_for_journal: bool = True  # the engine polls only while the journal has room
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -181,6 +182,10 @@ class SessionConfig:
             raise ValueError(f"session.http_port must be at most 65535, got {self.http_port}")
         if not isinstance(self.feed_headroom, int | float) or not self.feed_headroom >= 1:
             raise ValueError(f"session.feed_headroom must be ≥ 1, got {self.feed_headroom!r}")
+        if not isinstance(self.hold_for_journal, bool):
+            raise ValueError(
+                f"session.hold_for_journal must be true or false, got {self.hold_for_journal!r}"
+            )
         interval = self.snapshot_interval_s
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
             raise ValueError(f"session.snapshot_interval_s must be ≥ 0, got {interval!r}")
@@ -468,7 +473,12 @@ class Session:
         self.venue = InProcessGateway(config.venue_config())
         self.journal = Journal(self.journal_dir, config.journal)
         self.loop = EngineLoop(
-            self.pipeline, self.venue, block=s.block, metrics=self.metrics, journal=self.journal
+            self.pipeline,
+            self.venue,
+            block=s.block,
+            metrics=self.metrics,
+            journal=self.journal,
+            hold_for_journal=s.hold_for_journal,
         )
         self.feed_ring = RingBus(s.feed_ring)
         self.consumer = self.feed_ring.add_consumer(policy="lossless")
@@ -495,6 +505,8 @@ class Session:
         self.exporter.add_sidecar(self.sidecar)
         self.exporter.add_lifecycle(self.lifecycle)
         self.exporter.add_ring("feed", self.feed_ring, {self.consumer: "engine"})
+        self.exporter.add_ring("journal", self.journal.ring_bus(), {0: "writer"})
+        self.exporter.add_engine("session", self.loop)
         self.exporter.add_breakers("instruments", self.pipeline.breakers)
         self.exporter.add_risk("pretrade", self.pipeline.risk)
         if self.pipeline.patterns is not None:

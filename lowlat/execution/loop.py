@@ -28,6 +28,7 @@ from lowlat.core.records import ACK_DTYPE, FILL_DTYPE, MARKET_EVENT_DTYPE, ORDER
 from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.ring import kernels as ring_kernels
 from lowlat.core.ring.bus import RingArrays
+from lowlat.core.ring.layout import H_CAPACITY
 from lowlat.core.sched import check_cpu, pin_thread
 from lowlat.execution import loop_kernels as lk
 from lowlat.execution.pipeline import TradingPipeline
@@ -55,6 +56,7 @@ LOOP_COUNTERS = {
     "stalled_routes": lk.L_STALLED_ROUTES,
     "journaled": lk.L_JOURNALED,
     "journal_refused": lk.L_JOURNAL_REFUSED,
+    "journal_held": lk.L_JOURNAL_HELD,
     "cancel_all_done": lk.L_CANCEL_ALL_DONE,
     "cancels_sent": lk.L_CANCELS_SENT,
 }
@@ -128,6 +130,21 @@ def _records(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
 
 def _words(array: np.ndarray) -> np.ndarray:
     return array.view(np.int64)
+
+
+def _most_journaled(s: LoopScratch) -> int:
+    """Records one block can hand the journal at most, as far as its buffers bound it.
+
+    Its records, breaker changes, pattern events, orders, decision acks, the venue's acks
+    and fills for one venue batch, and a state record per record and control cell. More
+    venue batches than one are possible, and refused if they find no room.
+    """
+    per_block = (
+        s.block, s.breaker_changes, s.patterns, s.outbound, s.decision_acks,
+        s.venue_acks, s.venue_fills,
+    )  # fmt: skip
+    records = s.block.shape[0]
+    return sum(buffer.shape[0] for buffer in per_block) + records * (1 + len(s.cell_types))
 
 
 def control_cells(pipeline: TradingPipeline, venue: InProcessGateway) -> tuple[np.ndarray, ...]:
@@ -207,6 +224,12 @@ class EngineLoop:
     journal
         The journal whose ring (producer ``journal_producer``) receives every input and
         output, in order, once :meth:`journal_on` is called. None: nothing is journaled.
+    hold_for_journal
+        While journaling, poll the feed only when the journal ring has room for the most
+        one block can hand it (:attr:`journal_reserve`): a writer that falls behind then
+        holds the engine back, and the feed's producer is refused, instead of records
+        going unjournaled. False: the engine never waits for the writer, and every
+        hand-off the ring refuses is counted (``journal_refused``).
     """
 
     def __init__(
@@ -218,6 +241,7 @@ class EngineLoop:
         metrics: Metrics | None = None,
         journal: Journal | None = None,
         journal_producer: int = 0,
+        hold_for_journal: bool = True,
     ) -> None:
         if block < 1:
             raise ValueError(f"block must be at least 1 record, got {block}")
@@ -241,6 +265,10 @@ class EngineLoop:
         )
         self.control = np.zeros(lk.LOOP_WORDS, np.int64)
         self.control[lk.L_LAST_EVENT_SEQ] = -1
+        capacity = int(self._journal_ring.header[H_CAPACITY])
+        self.journal_reserve = min(_most_journaled(self.scratch), capacity // 2)
+        if journal is not None and hold_for_journal:
+            self.control[lk.L_JOURNAL_RESERVE] = self.journal_reserve
         # What process() feeds the engine's kernel through: a block's worth of slots.
         self._inline_ring = RingBus(max(2, 1 << (block - 1).bit_length()))
         self._inline_consumer = self._inline_ring.add_consumer(policy="lossless")

@@ -28,7 +28,8 @@ from lowlat.core.atomics import cpu_relax, load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
 from lowlat.core.jit import ZERO, hot_kernel, hot_kernel_inline
 from lowlat.core.records import OrderAction
-from lowlat.core.ring.kernels import idle, poll_batch
+from lowlat.core.ring import WaitStrategy
+from lowlat.core.ring.kernels import has_room, idle, poll_batch
 from lowlat.execution.kernels import on_reports, submit
 from lowlat.execution.layout import C_NEXT_ID, O_ACCOUNT, O_ID, O_INSTRUMENT, O_SIDE, O_STATE
 from lowlat.execution.pipeline_kernels import tick_to_order
@@ -54,7 +55,9 @@ __all__ = [
     "L_FILLS",
     "L_JOURNAL",
     "L_JOURNALED",
+    "L_JOURNAL_HELD",
     "L_JOURNAL_REFUSED",
+    "L_JOURNAL_RESERVE",
     "L_LAST_EVENT_SEQ",
     "L_LOST",
     "L_ORDERS",
@@ -103,7 +106,9 @@ L_RESUME = 19  # control: the last request whose pause may end
 L_LAST_EVENT_SEQ = 20  # sequence of the last market event processed (-1: none yet)
 L_WAIT = 21  # control: how the loop idles on an empty ring (a ``WaitStrategy``)
 L_PATTERNS = 22  # pattern events the path's patterns fired
-LOOP_WORDS = 24
+L_JOURNAL_RESERVE = 23  # control: journaling, poll only while the journal ring has this room
+L_JOURNAL_HELD = 24  # polls put off because the journal ring had less room (its writer behind)
+LOOP_WORDS = 32
 
 #: Journal type of the engine's lifecycle view changing (64 bytes: the state, the sequence
 #: of the record it applies from): a replay sets its view at the same record.
@@ -137,6 +142,7 @@ _SEND = Stage.SEND.value
 _ACK_STAGE = Stage.ACK.value
 _CANCEL = OrderAction.CANCEL.value
 _ACKED = OrderState.ACKED.value
+_YIELD = WaitStrategy.YIELD.value
 _PARTIAL = OrderState.PARTIAL.value
 
 
@@ -380,8 +386,12 @@ def run_from_ring(
     cancel-all request of the control plane (``control[L_CANCEL_ALL]``), and pauses when
     asked (``control[L_PAUSE]``): it journals the boundary (SNAPSHOT_MARK), publishes
     ``L_PAUSED`` and spins until ``L_RESUME`` reaches the request, while the control
-    plane copies the state. Returns the number of records processed. Every record
-    published before the stop is processed.
+    plane copies the state. While journaling with ``control[L_JOURNAL_RESERVE]`` set, it
+    polls only when the journal ring has that much room, and otherwise idles and counts
+    ``L_JOURNAL_HELD``: back-pressure from the journal writer reaches the feed instead of
+    refused hand-offs (not once stopping: the ring is drained whatever the journal's room).
+    Returns the number of records processed. Every record published before the stop is
+    processed.
     """
     total = 0
     empty_polls = 0  # in a row: the sleep back-off grows with them
@@ -402,6 +412,20 @@ def run_from_ring(
             store_release(control, L_PAUSED, pause)
             while load_acquire(control, L_RESUME) < pause:
                 cpu_relax()
+        reserve = control[L_JOURNAL_RESERVE]
+        if (
+            reserve > 0
+            and not stopping
+            and control[L_JOURNAL] != 0
+            and not has_room(journal.header, reserve)
+        ):
+            # The writer is behind: leave the input in the feed ring (whose producer is
+            # refused, and counts it, once that fills) rather than decide on records the
+            # journal would refuse. Yield at least: the writer may need this core to catch up.
+            control[L_JOURNAL_HELD] += 1
+            idle(max(control[L_WAIT], _YIELD), empty_polls)
+            empty_polls += 1
+            continue
         count, _first, lost = poll_batch(header, stamps, slots, consumer, s.block_words, capacity)
         if lost > 0:
             control[L_LOST] += lost

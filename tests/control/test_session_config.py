@@ -11,9 +11,10 @@ from lowlat.control.session import ENGINE_WAITS, RunConfig, SessionConfig
 from lowlat.core.ring import WaitStrategy
 
 
-def test_the_embedded_default_busy_spins_unpinned() -> None:
+def test_the_embedded_default_busy_spins_unpinned_and_holds_for_the_journal() -> None:
     session = RunConfig.load().session
     assert (session.engine_wait, session.engine_cpu, session.feed_cpu) == ("busy-spin", -1, -1)
+    assert session.hold_for_journal is True
     assert ENGINE_WAITS[session.engine_wait] is WaitStrategy.BUSY_SPIN
 
 
@@ -35,6 +36,7 @@ def test_every_wait_strategy_and_an_allowed_cpu_load_from_toml(tmp_path: Path, w
         ({"engine_cpu": "0"}, r"session\.engine_cpu must be an integer"),
         ({"feed_ring": 1000}, r"session\.feed_ring must be a power of two"),
         ({"snapshot_interval_s": -1}, r"session\.snapshot_interval_s must be ≥ 0"),
+        ({"hold_for_journal": "yes"}, r"session\.hold_for_journal must be true or false"),
         ({"scenario": "calm"}, r"session\.scenario 'calm' is not one of"),
         ({"engine_waits": "yield"}, r"unknown \[session\] keys \['engine_waits'\]"),
         ({"strategy": "pairs-trader"}, r"strategy 'pairs-trader' needs a pair_zscore pattern"),

@@ -21,7 +21,7 @@ from lowlat.execution.loop import EngineLoop
 from lowlat.execution.pipeline import TradingPipeline
 from lowlat.feeds.itch import iter_records
 from lowlat.feeds.sim import write_scenario
-from lowlat.journal import Journal, JournalReader, RecordType, record_dtype
+from lowlat.journal import Journal, JournalConfig, JournalReader, RecordType, record_dtype
 from lowlat.risk import PreTradeRisk
 from lowlat.risk.breakers import CircuitBreakers
 from lowlat.signals.micro import MicroSignals
@@ -230,6 +230,51 @@ def test_the_engine_thread_carries_out_a_cancel_all_request(session: np.ndarray)
     assert counters["cancel_all_done"] == request
     assert counters["cancels_sent"] == resting > 0
     assert pipeline.execution.working_orders() == []
+
+
+def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("hold", [True, False])
+def test_a_journal_writer_behind_holds_the_engine_back_or_its_refusals_are_counted(
+    session: np.ndarray, tmp_path: Path, hold: bool
+) -> None:
+    pipeline, venue = _parts()
+    words = session.view(np.int64).reshape(len(session), -1)
+    ring = RingBus(1 << 16)
+    config = JournalConfig(ring_capacity=1 << 13)  # less than the session journals
+    with Journal(tmp_path / "journal", config, start=False) as journal:
+        loop = EngineLoop(pipeline, venue, block=64, journal=journal, hold_for_journal=hold)
+        assert 0 < loop.journal_reserve <= config.ring_capacity // 2
+        loop.journal_on()
+        loop.start(ring, ring.add_consumer(policy="lossless"))
+        assert ring_kernels.publish_batch(*ring.arrays, words, len(words)) == len(words)
+        if hold:  # the writer is not running: the engine stops short of the journal's end
+            _wait_for(lambda: loop.counters()["journal_held"] > 100, "the engine to hold")
+            counters = loop.counters()
+            assert counters["journal_refused"] == 0 and counters["events"] < len(session)
+            assert journal.stats().back_pressured == 0
+        else:  # the engine does not wait for the writer
+            _wait_for(lambda: loop.counters()["events"] == len(session), "the ring to drain")
+        journal.start()
+        _wait_for(lambda: loop.counters()["events"] == len(session), "the ring to drain")
+        loop.stop()
+        journal.sync()
+        types = np.concatenate([batch.types for batch in JournalReader(tmp_path / "journal")])
+    ring.close()
+    counters = loop.counters()
+    if hold:
+        assert counters["journal_refused"] == 0
+        assert np.count_nonzero(types == RecordType.MARKET_EVENT) == len(session)
+        assert len(types) == counters["journaled"]
+    else:  # the engine never waited: what the full ring refused is counted, not journaled
+        assert counters["journal_held"] == 0 and counters["journal_refused"] > 0
+        assert len(types) == counters["journaled"]
+        assert np.count_nonzero(types == RecordType.MARKET_EVENT) < len(session)
 
 
 def _buffers(loop: EngineLoop) -> dict[str, np.ndarray]:
