@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # both import the server, which imports this module
     from lowlat.control.automation import Automation
     from lowlat.control.checkpoints import PeriodicSnapshots
     from lowlat.control.timesync import TimeSyncMonitor
+    from lowlat.execution.loop import EngineLoop
 
 __all__ = ["LATENCY_BUCKETS_US", "LATENCY_PERCENTILES", "METRIC_NAMES", "MetricsExporter"]
 
@@ -155,6 +156,9 @@ _SPECS = (
     _Spec("lowlat_pattern_observations", "counter",
           "Market events the patterns observed (mid changes of their instruments).",
           ("patterns",)),
+    _Spec("lowlat_engine_records", "counter",
+          "The engine loop's counters: events, orders, fills, journaled, journal_refused, "
+          "journal_held, lost, …", ("engine", "counter")),
     _Spec("lowlat_snapshots", "counter", "State snapshots written."),
     _Spec("lowlat_snapshot_failures", "counter", "State snapshots that failed (and why: /status)."),
     _Spec("lowlat_snapshot_pause_seconds", "gauge",
@@ -431,6 +435,16 @@ class MetricsExporter(Collector):
             scrape.add("lowlat_pattern_observations", patterns.stats().observations, name)
 
         self._register(f"patterns:{name}", collect)
+
+    def add_engine(self, name: str, loop: EngineLoop) -> None:
+        """The engine loop's counters: what it processed, sent, journaled, refused, held."""
+        name = self._name("engine", name)
+
+        def collect(scrape: _Scrape) -> None:
+            for counter, value in loop.counters().items():
+                scrape.add("lowlat_engine_records", value, name, counter)
+
+        self._register(f"engine:{name}", collect)
 
     def add_snapshots(self, snapshots: PeriodicSnapshots) -> None:
         """Periodic snapshots: written, failed, and the engine's pauses for them."""

@@ -145,6 +145,10 @@ class Journal:
         """The arrays of producer ``producer``'s ring, for ``kernels.publish`` (hot path)."""
         return self._rings[producer].arrays
 
+    def ring_bus(self, producer: int = 0) -> RingBus:
+        """Producer ``producer``'s ring itself, for its statistics (one consumer: the writer)."""
+        return self._rings[producer]
+
     def publish(
         self,
         rtype: int,

@@ -227,5 +227,8 @@ def test_metrics_carry_the_feed_gaps_time_sync_and_automation(tmp_path: Path) ->
         "lowlat_timesync_steps",
         "lowlat_timesync_flagged",
         "lowlat_automation_pending_actions",
+        "lowlat_engine_records",
     ):
         assert family in names, family
+    assert 'lowlat_ring_back_pressured_total{ring="journal"} 0.0' in scraped["text"]
+    assert 'lowlat_engine_records_total{counter="journal_held",engine="session"}' in scraped["text"]
