@@ -40,6 +40,10 @@ format: $(STAMP)
 # Coverage (of lowlat/core, where it is enforced) traces tests/core only, compiled (the
 # core's codegen runs at compile time) and interpreted (the kernels' lines): its tracer
 # would slow the compilation, and the interpreted run, of everything else several times.
+# Outside tests/core the interpreted run leaves out the multi-second stress tests (marked
+# slow: whole sessions, SIGKILL loops): interpreted, their engine thread is a Python busy
+# loop fighting the test for the GIL; they run compiled, and the kernels they drive run
+# interpreted in the component tests.
 INTERPRETED_TESTS := tests/demo tests/feeds tests/book tests/signals tests/execution tests/risk tests/venue tests/journal tests/control
 INTERPRETED_LOG := .pytest-interpreted.log
 
@@ -47,7 +51,7 @@ test: lint
 	rm -rf .coverage .coverage.* $(INTERPRETED_LOG) .pytest-tmp
 	mkdir -p .pytest-tmp
 	( NUMBA_DISABLE_JIT=1 $(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/interpreted-core tests/core; core=$$?; \
-	  NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q --basetemp=.pytest-tmp/interpreted $(INTERPRETED_TESTS); rest=$$?; \
+	  NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m "not slow" --basetemp=.pytest-tmp/interpreted $(INTERPRETED_TESTS); rest=$$?; \
 	  test $$core -eq 0 && test $$rest -eq 0 ) > $(INTERPRETED_LOG) 2>&1 & \
 	interpreted=$$!; \
 	$(BIN)/coverage run -m pytest -q --basetemp=.pytest-tmp/core tests/core; core=$$?; \
