@@ -19,6 +19,10 @@ run), but the first 10 % of the decisions. The target is p99.9 ≤ 10 µs.
 ``throughput``: the same records, all in the ring before the engine thread starts; the
 rate at which it drains them (records / seconds), the whole path included.
 
+``patterns``: the throughput run without and with the main job's cross-instrument
+patterns (the embedded ``session.toml``'s pair z-score, lead-lag and breakout), back to
+back in each round: their cost on the path as a time ratio.
+
 ``platform``: the share of time a lone thread is stalled, as in the ring suite — no
 cross-thread percentile can beat it. A run whose loop did not process every record, lost
 one, left a venue batch unsent or found the outbound buffer full is an error.
@@ -41,6 +45,7 @@ from bench.ring import STALL_THRESHOLD_NS, case_platform
 from bench.ring_kernels import stall_fraction
 from lowlat.book import BookConfig, OrderBooks
 from lowlat.control import Metrics
+from lowlat.control.session import RunConfig
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus
@@ -56,6 +61,7 @@ from lowlat.journal import Journal, JournalConfig
 from lowlat.risk import PreTradeRisk, RiskConfig, RiskLimits
 from lowlat.risk.breakers import CircuitBreakers
 from lowlat.signals.micro import MicroSignals
+from lowlat.signals.patterns import PatternConfig, PatternEngine
 from lowlat.venue import InProcessGateway, LatencyModel, VenueConfig
 
 __all__ = ["CASES", "format_table", "run", "stream"]
@@ -71,6 +77,7 @@ BLOCK = 64
 SAMPLES = 1 << 20  # decision-latency samples kept: more than any run decides
 LATENCY = "tick-to-order {}, 1 M msg/s"
 THROUGHPUT = "tick-to-order path, unpaced (records/s)"
+PATTERNS_THROUGHPUT = "tick-to-order path, unpaced, with the session's patterns (records/s)"
 _WORDS = MARKET_EVENT_DTYPE.itemsize // 8
 _last_journaled = [0]  # records the last run's loop handed to its journal
 
@@ -92,8 +99,15 @@ def stream(messages: int) -> np.ndarray:
     return records[:n].copy()
 
 
-def engine_loop(journal: Journal | None = None, metrics: Metrics | None = None) -> EngineLoop:
-    """A fresh loop: READY lifecycle, the example quoter, default risk but the throttle."""
+def engine_loop(
+    journal: Journal | None = None,
+    metrics: Metrics | None = None,
+    patterns: PatternConfig | None = None,
+) -> EngineLoop:
+    """A fresh loop: READY lifecycle, the example quoter, default risk but the throttle.
+
+    ``patterns``: cross-instrument patterns evaluated in the path (None: none).
+    """
     life = Lifecycle()
     for state in (LifecycleState.WARMUP, LifecycleState.READY):
         life.transition(state, "benchmark")
@@ -107,6 +121,7 @@ def engine_loop(journal: Journal | None = None, metrics: Metrics | None = None) 
         risk=PreTradeRisk(RiskConfig(limits=limits), lifecycle=life),
         breakers=CircuitBreakers(),
         capacity=BLOCK,
+        patterns=PatternEngine(patterns) if patterns is not None else None,
     )
     instruments = tuple(range(1, INSTRUMENTS + 1))
     venue = InProcessGateway(
@@ -152,10 +167,17 @@ def latency_run(
     return timed, _errors(loop, len(records)), decisions
 
 
-def throughput_run(n: int) -> tuple[float, int]:
+def session_patterns() -> PatternConfig:
+    """The main job's patterns (the embedded ``session.toml``): a pair, a lead-lag, a breakout."""
+    patterns = RunConfig.load().patterns
+    assert patterns is not None, "the embedded session declares patterns"
+    return patterns
+
+
+def throughput_run(n: int, patterns: PatternConfig | None = None) -> tuple[float, int]:
     """Records per second the engine thread drains from a full ring, and errors."""
     records = stream(n)
-    loop = engine_loop()
+    loop = engine_loop(patterns=patterns)
     ring = RingBus(1 << max(4, (len(records) - 1).bit_length()))
     consumer = ring.add_consumer(policy="lossless")
     published = ring_kernels.publish_batch(
@@ -255,9 +277,43 @@ def _case_throughput(repeats: int, events: int) -> list[dict[str, Any]]:
     ]
 
 
+def _case_patterns(repeats: int, events: int) -> list[dict[str, Any]]:
+    """Unpaced runs without and with the session's patterns, back to back in each round."""
+    patterns = session_patterns()
+    plain, with_patterns, errors = [], [], 0
+    for _ in range(repeats):
+        rate, e1 = throughput_run(events)
+        rate_with, e2 = throughput_run(events, patterns)
+        plain.append(rate)
+        with_patterns.append(rate_with)
+        errors += e1 + e2
+    names = ", ".join(p.name for p in patterns.patterns)
+    note = f"the main job's patterns ({names}) evaluated on every mid change, before the strategy"
+    return [
+        {
+            "name": PATTERNS_THROUGHPUT,
+            "unit": "msg/s",
+            "better": "higher",
+            **summarize(with_patterns),
+            "errors": errors,
+            "note": note,
+        },
+        {
+            "name": "patterns' cost on the unpaced path",
+            "unit": "time ratio",
+            "better": "lower",
+            **summarize([p / w for p, w in zip(plain, with_patterns, strict=True)]),
+            "errors": errors,
+            "informational": True,
+            "note": "time with patterns / time without, per round (the runs back to back)",
+        },
+    ]
+
+
 def warm_up() -> None:
     """Compile (or load) the producer and the engine loop before timing."""
     records = stream(2_000).copy()
+    engine_loop(patterns=session_patterns()).process(records)
     loop = engine_loop()
     loop.process(records)
     ring = RingBus(64)
@@ -275,6 +331,7 @@ CASES: dict[str, Case] = {
     "latency": (_case_latency, 1_000_000, 300_000),
     "throughput": (_case_throughput, 1_000_000, 300_000),
     "journal": (_case_journal_overhead, 1_000_000, 300_000),
+    "patterns": (_case_patterns, 1_000_000, 300_000),
 }
 
 
