@@ -145,7 +145,11 @@ def status_table(status: dict[str, Any], title: str = "lowlat") -> Table:
             "{decisions:,} ({provisional:,}, {refused:,})".format(**status["execution"]),
         ),
         ("feed lag / lost / refused", f"{feed['lag']:,} / {feed['lost']:,} / {feed['refused']:,}"),
-        ("journaled / refused", f"{counters['journaled']:,} / {counters['journal_refused']:,}"),
+        (
+            "journaled / refused / held",
+            f"{counters['journaled']:,} / {counters['journal_refused']:,}"
+            f" / {counters['journal_held']:,}",
+        ),
         (
             "breakers",
             f"market {breakers['market_level']}; "
