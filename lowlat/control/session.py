@@ -51,6 +51,7 @@ from lowlat.control.config import ControlConfig, ReadinessConfig
 from lowlat.control.degradation import DegradationController, ring_lag
 from lowlat.control.exporter import MetricsExporter
 from lowlat.control.failures import FailureInjector
+from lowlat.control.heap import freeze_heap, thaw_heap
 from lowlat.control.metrics import Metrics
 from lowlat.control.metrics import kernels as metric_kernels
 from lowlat.control.probes import Probes
@@ -551,6 +552,7 @@ class Session:
         self._started_ns = 0
         self._last_status: tuple[int, dict[str, int]] | None = None
         self.recovered_events = 0
+        self.frozen_objects = 0  # objects the GC no longer visits (see lowlat.control.heap)
         self._stopping = False
 
     def _pipeline(self, lifecycle: Lifecycle) -> TradingPipeline:
@@ -623,6 +625,7 @@ class Session:
             self.sidecar.add_task(self.timesync.poll)
             self.sidecar.add_task(self.automation.poll)
             self.sidecar.start()
+            self.frozen_objects = freeze_heap()
             self.loop.start(
                 self.feed_ring,
                 self.consumer,
@@ -780,6 +783,7 @@ class Session:
         self.feed_ring.close()
         if self._temporary:
             shutil.rmtree(self.journal_dir, ignore_errors=True)
+        thaw_heap()
         return status
 
     # --- reading ---------------------------------------------------------------------------

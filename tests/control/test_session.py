@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tomllib
@@ -45,6 +46,7 @@ def test_a_session_serves_metrics_journals_everything_and_replays_identically(
     result = session.run(on_status=probe)
     counters = result.status["counters"]
     assert counters["events"] == result.status["feed"]["published"] > 1_000
+    assert session.frozen_objects > 0 and gc.get_freeze_count() == 0  # frozen while trading
     assert counters["lost"] == counters["journal_refused"] == counters["stalled_routes"] == 0
     assert "lowlat_lifecycle_state" in seen["metrics"]
     assert "lowlat_stage_latency_microseconds_bucket" in seen["metrics"]
