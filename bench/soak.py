@@ -14,9 +14,12 @@ snapshotted every 30 s of wall time (2 s in a quick soak), as in a session, whic
 the journal segments each snapshot covers: the journal on disk stays bounded (a full
 soak writes ~80 GB).
 
+Before the first message the heap is collected once and frozen (``gc.freeze``), as a
+session does once warm (:mod:`lowlat.control.heap`).
+
 Reported: messages and the rate (msg/s of wall time); RSS at start (every component
-allocated, before the first message), peak and end (read from ``/proc/self/statm`` every
-0.5 s); Python GC pauses (``gc.callbacks``: count of
+allocated, the snapshot buffers included, before the first message), peak and end (read
+from ``/proc/self/statm`` every 0.5 s); Python GC pauses (``gc.callbacks``: count of
 pauses ≥ 1 ms and the longest); losses on the critical consumers — the engine's feed
 consumer (lost records) and the journal (refused hand-offs) — which must be zero.
 Snapshots: how many, and the longest the engine stood still for one. The journal's
@@ -43,6 +46,7 @@ from bench.tick_to_order import engine_loop, latency_run
 from lowlat.control import Metrics, MetricsSidecar
 from lowlat.control.checkpoints import PeriodicSnapshots
 from lowlat.control.config import MetricsConfig, StageBudgets
+from lowlat.control.heap import freeze_heap, thaw_heap
 from lowlat.control.replay import SNAPSHOT_DIR
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus
@@ -139,12 +143,13 @@ def soak_run(messages: int) -> dict[str, Any]:
         chunk = np.zeros(CHUNK_BYTES, np.uint8)
         records = np.zeros(CHUNK_BYTES // 21 + 64, MARKET_EVENT_DTYPE)
         words = records.view(np.int64).reshape(len(records), 8)
+        sidecar.start()
+        loop.start(ring, consumer)
+        snapshots.start()  # allocates the snapshot buffers
+        freeze_heap()  # as a session does once warm
         gc.callbacks.append(pauses)
         rss.append(_rss_bytes())  # everything allocated: what follows must stay flat
         sampler.start()
-        sidecar.start()
-        loop.start(ring, consumer)
-        snapshots.start()
         started = time.perf_counter()
         published = retries = 0
         first_ns = last_ns = 0
@@ -181,6 +186,7 @@ def soak_run(messages: int) -> dict[str, Any]:
         stop_sampling.set()
         if pauses in gc.callbacks:
             gc.callbacks.remove(pauses)
+        thaw_heap()
         shutil.rmtree(directory, ignore_errors=True)
     rss.append(_rss_bytes())
     return {
