@@ -24,6 +24,7 @@ import numpy as np
 from lowlat.control.config import MetricsConfig, StageBudgets
 from lowlat.control.metrics import Metrics
 from lowlat.core.atomics import load_acquire, store_release
+from lowlat.core.memory import fault_in, touched
 from lowlat.core.records import ACK_DTYPE, FILL_DTYPE, MARKET_EVENT_DTYPE, ORDER_DTYPE
 from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.ring import kernels as ring_kernels
@@ -124,7 +125,7 @@ class LoopScratch(NamedTuple):
 
 
 def _records(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    records = np.zeros(n, dtype)
+    records = touched(n, dtype)  # faulted in now, not in the engine's first blocks
     return records, records.view(np.int64).reshape(n, _WORDS)
 
 
@@ -182,20 +183,20 @@ def allocate_scratch(
         block_words=event_words,
         patterns=patterns,
         pattern_words=pattern_words,
-        intents=np.zeros(intents, ORDER_DTYPE),
+        intents=touched(intents, ORDER_DTYPE),
         outbound=outbound,
         outbound_words=outbound_words,
         decision_acks=decision_acks,
         decision_ack_words=decision_ack_words,
-        ticks=np.zeros(block, MARKET_EVENT_DTYPE),
+        ticks=touched(block, MARKET_EVENT_DTYPE),
         breaker_changes=changes,
         breaker_words=change_words,
-        reports=np.zeros(reports, EXEC_REPORT_DTYPE),
+        reports=touched(reports, EXEC_REPORT_DTYPE),
         venue_acks=venue_acks,
         venue_ack_words=venue_ack_words,
         venue_fills=venue_fills,
         venue_fill_words=venue_fill_words,
-        exec_acks=np.zeros(reports, ACK_DTYPE),
+        exec_acks=touched(reports, ACK_DTYPE),
         state_words=np.zeros((1, _WORDS), np.int64),
         cell_engine=tuple(_words(cell) for cell in engine_cells),
         cell_source=tuple(_words(cell) for cell in control_cells(pipeline, venue)),
@@ -282,6 +283,7 @@ class EngineLoop:
         self._thread: threading.Thread | None = None
         self._processed = 0
         self._error: BaseException | None = None
+        fault_in(self.state_arrays().values())
 
     def _components(self) -> tuple:
         p = self.pipeline

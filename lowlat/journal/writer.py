@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lowlat.core.atomics import load_acquire, store_release
+from lowlat.core.memory import touched
 from lowlat.core.ring import RingBus
 from lowlat.core.ring import kernels as ring_kernels
 from lowlat.journal.config import FsyncPolicy, JournalConfig
@@ -80,9 +81,11 @@ class Writer:
         self._interval_ns = config.fsync_interval_ms * _NS_PER_MS
         self._segment_bytes = config.segment_bytes
         self._batch = config.batch_records
-        self._entries = np.zeros((self._batch, ENTRY_WORDS), np.int64)
+        # Written now (touched): the first batches must not stall on page faults, the
+        # engine waiting for this thread when it holds for the journal.
+        self._entries = touched((self._batch, ENTRY_WORDS), np.int64)
         self._buffer_bytes = len(self._rings) * self._batch * RECORD_FRAME + 4 * MAX_FRAME
-        self._out_words = np.zeros(self._buffer_bytes // 8, np.int64)
+        self._out_words = touched(self._buffer_bytes // 8, np.int64)
         self._out_bytes = self._out_words.view(np.uint8)
         self.status = np.zeros(STATUS_WORDS, np.int64)
         self._next_seq = next_seq

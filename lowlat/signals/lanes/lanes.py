@@ -18,6 +18,7 @@ import numpy as np
 
 from lowlat.core.atomics import load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
+from lowlat.core.memory import touched
 from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind
 from lowlat.signals.lanes import kernels
 from lowlat.signals.lanes.config import TRADE_KINDS, LaneConfig, LaneConfigError, MessageRule
@@ -111,16 +112,6 @@ class LanesStats:
     memory_bytes: int
 
 
-def _touched(shape: int | tuple[int, ...], dtype: np.dtype | type, fill: int) -> np.ndarray:
-    """A new array with every byte written (pages faulted in now, not on the hot path)."""
-    array = np.empty(shape, dtype)
-    if array.dtype.fields is None:
-        array.fill(fill)
-    else:
-        array.view(np.uint8).fill(fill)
-    return array
-
-
 def _kind_mask(kinds: tuple[EventKind, ...]) -> int:
     mask = 0
     for kind in kinds:
@@ -148,15 +139,15 @@ class PriorityLanes:
         total = sum(spec.capacity for spec in config.lanes)
         instruments = config.max_instruments
         self._arrays = arrays = LaneArrays(
-            rules=_touched(N_RULES, np.int64, 0),
-            type_lane=_touched(N_KINDS * N_TYPE_CODES, np.int64, NO_LANE),
-            watch_lane=_touched(instruments, np.int64, NO_LANE),
-            news_flag=_touched(instruments, np.int64, 0),
-            last_price=_touched(instruments, np.int64, 0),
-            table=_touched(config.n_lanes * LANE_STRIDE, np.int64, 0),
-            state=_touched(N_STATE, np.int64, 0),
-            slots=_touched(total, MARKET_EVENT_DTYPE, 0),
-            stamps=_touched((total, N_STAMPS), np.int64, 0),
+            rules=touched(N_RULES, np.int64, 0),
+            type_lane=touched(N_KINDS * N_TYPE_CODES, np.int64, NO_LANE),
+            watch_lane=touched(instruments, np.int64, NO_LANE),
+            news_flag=touched(instruments, np.int64, 0),
+            last_price=touched(instruments, np.int64, 0),
+            table=touched(config.n_lanes * LANE_STRIDE, np.int64, 0),
+            state=touched(N_STATE, np.int64, 0),
+            slots=touched(total, MARKET_EVENT_DTYPE, 0),
+            stamps=touched((total, N_STAMPS), np.int64, 0),
         )
         rules = arrays.rules
         rules[R_N_LANES] = config.n_lanes

@@ -1,0 +1,44 @@
+"""Preallocation with the pages already there: arrays written once when they are made.
+
+``np.zeros`` maps fresh zero pages lazily: the first write to each 4 KiB page faults,
+and for a buffer the hot path (or a thread it waits on) fills, that fault happens while
+trading. DESIGN.md puts page faulting in WARMUP, so long-lived buffers are made here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = ["fault_in", "touched"]
+
+_PAGE = 4096
+
+
+def touched(shape: int | tuple[int, ...], dtype: np.dtype | type, fill: int = 0) -> np.ndarray:
+    """A new array of ``shape`` and ``dtype`` with every byte set to ``fill`` (0..255).
+
+    For a structured ``dtype`` every byte of every record is ``fill``; otherwise every
+    element is. Either way every page has been written before the array is returned.
+    """
+    array = np.empty(shape, dtype)
+    if array.dtype.fields is None:
+        array.fill(fill)
+    else:
+        array.view(np.uint8).fill(fill)
+    return array
+
+
+def fault_in(arrays: Iterable[np.ndarray]) -> None:
+    """Write one byte of every page of each array with its own value: resident, unchanged.
+
+    For state the components allocated lazily (``np.zeros``) and only some of which a
+    short warm-up reaches (order tables, pools): its pages are faulted in now. Only while
+    no other thread writes the arrays. A non-contiguous array is left as it is.
+    """
+    for array in arrays:
+        if array.nbytes and array.flags.c_contiguous and array.flags.writeable:
+            flat = array.reshape(-1).view(np.uint8)
+            flat[::_PAGE] = flat[::_PAGE].copy()
+            flat[-1:] = flat[-1:].copy()  # the last page, when the first starts mid-page
