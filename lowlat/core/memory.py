@@ -17,10 +17,10 @@ _PAGE = 4096
 
 
 def touched(shape: int | tuple[int, ...], dtype: np.dtype | type, fill: int = 0) -> np.ndarray:
-    """A new array of ``shape`` and ``dtype`` with every byte set to ``fill`` (0..255).
+    """A new array of ``shape`` and ``dtype`` filled with ``fill``, every page written.
 
-    For a structured ``dtype`` every byte of every record is ``fill``; otherwise every
-    element is. Either way every page has been written before the array is returned.
+    For a plain ``dtype`` every element is ``fill``; for a structured one every byte of
+    every record is (``fill`` in 0..255).
     """
     array = np.empty(shape, dtype)
     if array.dtype.fields is None:

@@ -142,8 +142,8 @@ _SEND = Stage.SEND.value
 _ACK_STAGE = Stage.ACK.value
 _CANCEL = OrderAction.CANCEL.value
 _ACKED = OrderState.ACKED.value
-_YIELD = WaitStrategy.YIELD.value
 _PARTIAL = OrderState.PARTIAL.value
+_YIELD = WaitStrategy.YIELD.value
 
 
 @hot_kernel_inline
