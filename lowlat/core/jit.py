@@ -14,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ONE", "ZERO", "hot_kernel", "hot_kernel_inline", "hot_kernel_uncached"]
+__all__ = [
+    "ONE",
+    "ZERO",
+    "hot_kernel",
+    "hot_kernel_inline",
+    "hot_kernel_inline_ir",
+    "hot_kernel_uncached",
+]
 
 #: Pass these, not ``0`` or ``1``, from one kernel to another that is not inlined (and
 #: start loop-carried counters passed on at them): Numba types an integer literal as
@@ -26,9 +33,18 @@ ONE = np.int64(1)
 
 hot_kernel = njit(nogil=True, cache=True, _nrt=False)
 
-#: For small helpers: inlined into the caller's IR, so no call (and no argument
-#: marshalling) remains on the hot path.
-hot_kernel_inline = njit(nogil=True, cache=True, _nrt=False, inline="always")
+#: For helpers: compiled once per signature (and cached), then inlined by LLVM into every
+#: caller (``alwaysinline``), so no call and no argument marshalling remains on the hot
+#: path. Not Numba's ``inline="always"``, which splices the helper's IR into each caller
+#: and types it again there: the book engine took 155 s to compile that way, 24 s this
+#: way, and runs as fast (``lowlat bench book``, book_only, same machine, same hour).
+hot_kernel_inline = njit(nogil=True, cache=True, _nrt=False, forceinline=True)
+
+#: For the kernels that take a strategy as an argument: spliced into the caller's Numba IR,
+#: so that in :mod:`lowlat.execution.specialize`'s wrappers, where the strategy is a
+#: global, it stays one. (Passed on to a separately compiled function it would be compiled
+#: in as an address, which Numba refuses to cache.) Costly to compile; use for nothing else.
+hot_kernel_inline_ir = njit(nogil=True, cache=True, _nrt=False, inline="always")
 
 #: For kernels that take a compiled function as an argument (a strategy): Numba keys such
 #: an argument's type on the dispatcher object, so an on-disk cache entry never matches in

@@ -26,7 +26,7 @@ from lowlat.control.metrics.kernels import sample
 from lowlat.control.stages import Stage
 from lowlat.core.atomics import cpu_relax, load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import ZERO, hot_kernel, hot_kernel_inline
+from lowlat.core.jit import ZERO, hot_kernel, hot_kernel_inline, hot_kernel_inline_ir
 from lowlat.core.records import OrderAction
 from lowlat.core.ring import WaitStrategy
 from lowlat.core.ring.kernels import has_room, idle, poll_batch
@@ -274,7 +274,7 @@ def cancel_working(
     return total
 
 
-@hot_kernel_inline
+@hot_kernel_inline_ir
 def process_block(
     book,
     signals,
@@ -353,7 +353,7 @@ def process_block(
     return total
 
 
-@hot_kernel_inline
+@hot_kernel_inline_ir
 def run_from_ring(
     header: np.ndarray,
     stamps: np.ndarray,

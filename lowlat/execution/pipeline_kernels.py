@@ -32,7 +32,7 @@ import numpy as np
 from lowlat.book.kernels import apply_record, slot_of
 from lowlat.book.layout import BookState
 from lowlat.core.clock import monotonic_ns
-from lowlat.core.jit import ONE, ZERO, hot_kernel_inline
+from lowlat.core.jit import ONE, ZERO, hot_kernel_inline_ir
 from lowlat.core.records import OrderAction
 from lowlat.execution.kernels import submit
 from lowlat.execution.layout import C_NEXT_ID, ExecState, GateReason
@@ -55,7 +55,7 @@ _BREAKER = GateReason.BREAKER.value
 _MARKET_HALT = GateReason.MARKET_HALT.value
 
 
-@hot_kernel_inline
+@hot_kernel_inline_ir
 def tick_to_order(
     book: BookState,
     signals: SignalState,

@@ -10,7 +10,7 @@ small module of wrappers — the same kernels without the strategy argument, whi
 the generic ones with the strategy as a global, so the strategy is a direct call known at
 compile time — to the kernel directory, imports it, and hands out its functions: they are
 compiled once per machine and loaded from the cache after that, as every other kernel.
-(The generic kernels are ``inline="always"`` for this: a strategy passed on as a value
+(The generic kernels are ``hot_kernel_inline_ir`` for this: a strategy passed on as a value
 to a call that is not inlined would be compiled in as an address, which Numba refuses to
 cache.)
 

@@ -2,8 +2,8 @@
 
 Every ``lowlat/**/kernels.py`` and ``lowlat/**/*_kernels.py`` is parsed with ``ast``. Inside
 each function compiled for the hot path — decorated with ``hot_kernel``,
-``hot_kernel_inline``, ``hot_kernel_uncached``, ``njit``, ``jit`` or ``register_jitable``
-(bare, called, or as ``numba.<name>``), passed to one of them (``kernel =
+``hot_kernel_inline``, ``hot_kernel_inline_ir``, ``hot_kernel_uncached``, ``njit``, ``jit``
+or ``register_jitable`` (bare, called, or as ``numba.<name>``), passed to one of them (``kernel =
 hot_kernel(function)``), or defined or returned by an ``@overload`` — the check refuses
 logging and ``print``, the wall clock (``time.time``, ``time.time_ns``, ``datetime``), locks
 and threading, sleeping, and allocation (NumPy constructors, ``.copy()``,
@@ -27,6 +27,7 @@ PACKAGE = ROOT / "lowlat"
 COMPILING_DECORATORS = {
     "hot_kernel",
     "hot_kernel_inline",
+    "hot_kernel_inline_ir",
     "hot_kernel_uncached",
     "njit",
     "jit",
