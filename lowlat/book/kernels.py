@@ -100,7 +100,7 @@ from lowlat.book.layout import (
     OR_QTY,
     BookState,
 )
-from lowlat.core.jit import ONE, hot_kernel, hot_kernel_inline
+from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.level_kernels import lower_bound, price_key
 from lowlat.core.records import EventKind
 
@@ -109,8 +109,8 @@ __all__ = [
     "FLAG_TOP_OF_BOOK",
     "NO_SLOT",
     "apply_batch",
+    "apply_event",
     "apply_one",
-    "apply_record",
     "best",
     "check_pending",
     "level",
@@ -560,14 +560,9 @@ def apply_one(
     return 1
 
 
-@hot_kernel
-def apply_record(state: BookState, events: np.ndarray, i: int) -> int:
-    """Apply ``events[i]``; return 1 if the book consumed it, else 0.
-
-    The engine compiled once and called: for pipelines whose own compilation is
-    specialised (per strategy) and should not carry the engine inlined each time.
-    """
-    e = events[i]
+@hot_kernel_inline
+def apply_event(state: BookState, e: np.void) -> int:
+    """Apply one market-event record (:data:`~lowlat.core.records.MARKET_EVENT_DTYPE`)."""
     return apply_one(
         state,
         e["kind"],
@@ -590,20 +585,7 @@ def apply_batch(state: BookState, events: np.ndarray, n: int) -> int:
     consumed = 0
     for i in range(n):
         e = events[i]
-        consumed += apply_one(
-            state,
-            e["kind"],
-            e["instrument"],
-            e["side"],
-            e["flags"],
-            e["order_id"],
-            e["price"],
-            e["qty"],
-            e["aux"],
-            e["seq"],
-            e["exchange_ns"],
-            e["recv_ns"],
-        )
+        consumed += apply_event(state, e)
     return consumed
 
 
@@ -692,10 +674,8 @@ def replay_rows(
     """
     written = 0
     for i in range(n):
-        # A call per record, not apply_one inlined here: this kernel serves the CLI, and
-        # inlining the engine once more would cost minutes of compilation.
-        consumed = apply_batch(state, events[i : i + 1], ONE)
         e = events[i]
+        consumed = apply_event(state, e)
         if consumed and e["instrument"] == instrument:
             touched[0] = 1
         if message_end[i]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowlat.book.kernels import apply_record, slot_of
+from lowlat.book.kernels import apply_event, slot_of
 from lowlat.book.layout import BookState
 from lowlat.core.clock import monotonic_ns
 from lowlat.core.jit import ONE, ZERO, hot_kernel_inline_ir
@@ -118,9 +118,7 @@ def tick_to_order(
         e = events[i]
         i += 1
         instrument = e["instrument"]
-        # The book engine is called, not inlined: this kernel is compiled once per
-        # strategy, and inlining the engine into each costs minutes of compilation.
-        if not apply_record(book, events, i - 1):
+        if not apply_event(book, e):
             continue
         consumed += 1
         slot = slot_of(book, instrument)

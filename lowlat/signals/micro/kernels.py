@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from lowlat.book.kernels import apply_one, slot_of
+from lowlat.book.kernels import apply_event, slot_of
 from lowlat.book.layout import (
     ASK,
     B_LAST_TRADE_QTY,
@@ -276,20 +276,7 @@ def process_batch(
         e = events[i]
         kind = e["kind"]
         instrument = e["instrument"]
-        if not apply_one(
-            book,
-            kind,
-            instrument,
-            e["side"],
-            e["flags"],
-            e["order_id"],
-            e["price"],
-            e["qty"],
-            e["aux"],
-            e["seq"],
-            e["exchange_ns"],
-            e["recv_ns"],
-        ):
+        if not apply_event(book, e):
             continue
         consumed += 1
         slot = slot_of(book, instrument)
