@@ -87,6 +87,12 @@ class Writer:
         self._buffer_bytes = len(self._rings) * self._batch * RECORD_FRAME + 4 * MAX_FRAME
         self._out_words = touched(self._buffer_bytes // 8, np.int64)
         self._out_bytes = self._out_words.view(np.uint8)
+        # Load the framing kernels here, not on the writer thread's first pass: loading
+        # allocates, and a session freezes its heap once warm. (They frame nothing, and an
+        # empty control record into the scratch buffer, which every pass writes anew.)
+        frame_entries(self._entries, 0, 0, self._out_words, self._out_bytes, 0, 0, 0, 0, 0, 0)
+        empty = np.frombuffer(b"", np.uint8)  # read-only, as each control payload
+        frame_payload(self._out_words, self._out_bytes, 0, 0, 0, 0, 0, 0, empty, 0)
         self.status = np.zeros(STATUS_WORDS, np.int64)
         self._next_seq = next_seq
         self._control: list[tuple[int, int, bytes]] = []
