@@ -61,6 +61,16 @@ class MappedFile:
         """Bytes in the file."""
         return int(self.bytes.shape[0])
 
+    def drop(self, start: int, end: int) -> None:
+        """Drop the resident pages of bytes ``[start, end)`` from this process.
+
+        They stay in the page cache; a later read faults them back in. Reading a large file
+        window by window, dropping each, costs the process one window of RSS, not the file.
+        ``start`` must be a multiple of the page size. No-op for a file not memory-mapped.
+        """
+        if self._closer is not None and end > start:
+            self._closer.madvise(mmap.MADV_DONTNEED, start, end - start)
+
     def close(self) -> None:
         """Release the mapping (at once, or when the last view of it made elsewhere dies)."""
         self.bytes = self.words = np.empty(0, np.uint8)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from lowlat.journal.crc_kernels import crc32c
-from lowlat.journal.files import FileLayer, OsFiles
+from lowlat.journal.files import FileLayer, MappedFile, OsFiles
 
 __all__ = ["Snapshot", "SnapshotInfo", "SnapshotStore"]
 
@@ -50,6 +50,8 @@ VERSION = 1
 _ALIGN = 64
 _HEAD = struct.Struct("<8sII")
 _TRAILER = struct.Struct("<IIQ")
+#: Bytes checked at a time when a snapshot is verified (a multiple of any page size).
+VERIFY_WINDOW = 8 << 20
 _NAME_RE = re.compile(r"^snapshot-(\d{20})\.snap$")
 _TMP_SUFFIX = ".tmp"
 
@@ -180,21 +182,8 @@ class SnapshotStore:
             Saying what is wrong, if the file is damaged or not a snapshot.
         """
         with self._files.map(path) as mapped:
+            meta, base = _verified(mapped)
             data = mapped.bytes
-            size = data.shape[0]
-            if size < _HEAD.size + _TRAILER.size:
-                raise ValueError(f"too short for a snapshot ({size} bytes)")
-            crc, _, total = _TRAILER.unpack(data[size - _TRAILER.size :].tobytes())
-            if total != size - _TRAILER.size:
-                raise ValueError(f"trailer says {total} bytes, the file has {size - 16}")
-            if crc32c(data[:total]) != crc:
-                raise ValueError("CRC32C mismatch")
-            magic, version, meta_bytes = _HEAD.unpack(data[: _HEAD.size].tobytes())
-            if magic != MAGIC or version != VERSION:
-                raise ValueError(f"not a version {VERSION} snapshot (magic {magic!r})")
-            meta_end = _HEAD.size + meta_bytes
-            meta = json.loads(data[_HEAD.size : meta_end].tobytes())
-            base = meta_end + _pad(meta_end)
             arrays = {}
             for entry in meta["arrays"]:
                 dtype = _dtype(entry["descr"], entry["aligned"])
@@ -202,6 +191,20 @@ class SnapshotStore:
                 raw = data[start : start + entry["nbytes"]]
                 arrays[entry["name"]] = raw.view(dtype).reshape(entry["shape"]).copy()
         return Snapshot(meta["seq"], path, meta["created_wall_ns"], meta["metadata"], arrays)
+
+    def verify(self, path: str) -> None:
+        """Check one snapshot file as :meth:`read` does, without loading its arrays.
+
+        The file is read a window at a time (see :data:`VERIFY_WINDOW`), so checking a
+        snapshot while trading costs the process one window of memory, not the file.
+
+        Raises
+        ------
+        ValueError
+            Saying what is wrong, if the file is damaged or not a snapshot.
+        """
+        with self._files.map(path) as mapped:
+            _verified(mapped)
 
     def latest(self, max_seq: int | None = None) -> tuple[Snapshot | None, list[tuple[str, str]]]:
         """The newest valid snapshot covering at most ``max_seq``, and those skipped.
@@ -238,7 +241,7 @@ class SnapshotStore:
                 doomed.append(info.path)
                 continue
             try:
-                self.read(info.path)
+                self.verify(info.path)
             except (ValueError, KeyError, TypeError):
                 continue
             kept.append(info)
@@ -252,6 +255,40 @@ class SnapshotStore:
         if doomed:
             self._files.sync_dir(self.directory)
         return kept
+
+
+def _verified(mapped: MappedFile) -> tuple[dict[str, Any], int]:
+    """Check a mapped snapshot's trailer, CRC32C and head; its metadata and data offset.
+
+    The CRC is computed a window at a time, each window's pages dropped after it.
+    """
+    data = mapped.bytes
+    size = data.shape[0]
+    if size < _HEAD.size + _TRAILER.size:
+        raise ValueError(f"too short for a snapshot ({size} bytes)")
+    crc, _, total = _TRAILER.unpack(data[size - _TRAILER.size :].tobytes())
+    if total != size - _TRAILER.size:
+        raise ValueError(f"trailer says {total} bytes, the file has {size - 16}")
+    computed = 0
+    for start in range(0, total, VERIFY_WINDOW):
+        end = min(total, start + VERIFY_WINDOW)
+        computed = crc32c(data[start:end], computed)
+        mapped.drop(start, end)
+    if computed != crc:
+        raise ValueError("CRC32C mismatch")
+    magic, version, meta_bytes = _HEAD.unpack(data[: _HEAD.size].tobytes())
+    if magic != MAGIC or version != VERSION:
+        raise ValueError(f"not a version {VERSION} snapshot (magic {magic!r})")
+    meta_end = _HEAD.size + meta_bytes
+    meta = json.loads(data[_HEAD.size : meta_end].tobytes())
+    base = meta_end + _pad(meta_end)
+    for entry in meta["arrays"]:
+        dtype = _dtype(entry["descr"], entry["aligned"])
+        if base + entry["offset"] + entry["nbytes"] > total:
+            raise ValueError(f"array {entry['name']!r} runs past the end of the data")
+        if entry["nbytes"] != dtype.itemsize * int(np.prod(entry["shape"])):
+            raise ValueError(f"array {entry['name']!r}: {entry['nbytes']} bytes for its shape")
+    return meta, base
 
 
 def _dtype(descr: Any, aligned: bool) -> np.dtype:

@@ -17,6 +17,7 @@ from lowlat.journal import (
     checkpoint,
     restore,
 )
+from lowlat.journal.files import OsFiles
 from tests.journal._support import TEST_TYPE, PowerLossFiles, publish_seqs, scaled, segment_files
 from tests.journal.conftest import small_config
 
@@ -85,6 +86,79 @@ def test_the_newest_valid_snapshot_wins_and_damaged_ones_are_reported(tmp_path):
     assert list(reasons) == [store.path_of(s) for s in (50, 40, 30)]
     assert "CRC32C mismatch" in reasons[store.path_of(40)]
     assert all(reason.startswith("damaged") for reason in reasons.values())
+
+
+def _damage(store, kind):
+    """Damage the newest snapshot the way ``kind`` says; return its path."""
+    path = store.path_of(max(info.seq for info in store.snapshots()))
+    with open(path, "r+b") as file:
+        if kind == "flipped byte":
+            file.seek(os.path.getsize(path) // 2)
+            byte = file.read(1)[0]
+            file.seek(-1, os.SEEK_CUR)
+            file.write(bytes([byte ^ 0x40]))
+        elif kind == "truncated":
+            file.truncate(os.path.getsize(path) - 1)
+        else:
+            file.write(b"NOTSNAPS")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["flipped byte", "truncated", "bad magic"])
+def test_verify_refuses_what_read_refuses(tmp_path, monkeypatch, kind):
+    monkeypatch.setattr("lowlat.journal.snapshots.VERIFY_WINDOW", 4096)  # several windows
+    store = SnapshotStore(tmp_path)
+    store.save(3, {"x": np.arange(5000), "y": np.ones((7, 3))})
+    store.verify(store.path_of(3))
+    store.save(4, {"x": np.arange(5000), "y": np.ones((7, 3))})
+    path = _damage(store, kind)
+    with pytest.raises(ValueError) as from_read:
+        store.read(path)
+    with pytest.raises(ValueError) as from_verify:
+        store.verify(path)
+    assert str(from_verify.value) == str(from_read.value)
+
+
+def test_a_crc_computed_window_by_window_is_the_whole_files(tmp_path, monkeypatch):
+    store = SnapshotStore(tmp_path)
+    arrays = {"x": np.random.default_rng(5).integers(0, 2**40, 20_000)}
+    store.save(1, arrays)
+    for window in (4096, 8192 * 3, 1 << 30):
+        monkeypatch.setattr("lowlat.journal.snapshots.VERIFY_WINDOW", window)
+        store.verify(store.path_of(1))
+        assert_same(store.read(store.path_of(1)).arrays, arrays)
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_dropping_a_mapped_window_gives_its_pages_back(tmp_path):
+    path = tmp_path / "big"
+    size = 64 << 20
+    path.write_bytes(np.ones(size, np.uint8).tobytes())
+    with OsFiles().map(str(path)) as mapped:
+        before = _rss_bytes()
+        assert int(mapped.bytes.sum()) == size  # every page read: resident
+        read = _rss_bytes()
+        mapped.drop(0, size)
+        dropped = _rss_bytes()
+        assert int(mapped.bytes[: 1 << 20].sum()) == 1 << 20  # still readable after
+    assert read - before > size // 2
+    assert dropped - before < size // 8
+
+
+def test_prune_checks_the_kept_snapshots_without_loading_them(tmp_path, monkeypatch):
+    store = SnapshotStore(tmp_path)
+    for seq in range(1, 5):
+        store.save(seq, {"x": np.arange(1000)})
+
+    def no_loading(path):
+        raise AssertionError(f"prune loaded {path}")
+
+    monkeypatch.setattr(store, "read", no_loading)
+    assert [info.seq for info in store.prune(2)] == [4, 3]
 
 
 def test_snapshots_beyond_a_sequence_are_passed_over(tmp_path):
