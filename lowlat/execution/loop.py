@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -62,6 +63,7 @@ LOOP_COUNTERS = {
     "cancels_sent": lk.L_CANCELS_SENT,
 }
 _WORDS = 8  # every record is 64 bytes
+_CAPTURE_WAIT_NS = 1_000_000  # a capture re-checks the engine thread is alive this often
 #: Control words a snapshot restores: the counters. The rest are requests and their
 #: answers, which belong to the running process.
 _RESTORED_WORDS = (*LOOP_COUNTERS.values(), lk.L_LAST_EVENT_SEQ)
@@ -79,6 +81,16 @@ class SnapshotBoundary:
     last_event_seq: int
     events: int
     pause_ns: int
+
+
+def _byte_views(arrays: Iterable[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Each (C-contiguous) array as a flat uint8 view of its memory."""
+    views = []
+    for array in arrays:
+        if not array.flags.c_contiguous:
+            raise ValueError(f"state array of shape {array.shape} is not contiguous")
+        views.append(array.reshape(-1).view(np.uint8))
+    return tuple(views)
 
 
 def _state_arrays(prefix: str, state: object, found: dict[str, np.ndarray], seen: set[int]) -> None:
@@ -284,6 +296,10 @@ class EngineLoop:
         self._processed = 0
         self._error: BaseException | None = None
         fault_in(self.state_arrays().values())
+        # Load the capture kernel now (it is typed on the number of state arrays): copy the
+        # state onto itself, for the request the loop has already paused for.
+        views = _byte_views(self.state_arrays().values())
+        lk.copy_paused_state(self.control, int(self.control[lk.L_PAUSED]), views, views, 0)
 
     def _components(self) -> tuple:
         p = self.pipeline
@@ -339,29 +355,32 @@ class EngineLoop:
         live = self.state_arrays()
         if into.keys() != live.keys():
             raise ValueError("the capture buffers are not shaped like state_arrays()")
+        for name, array in live.items():
+            target = into[name]
+            if target.shape != array.shape or target.dtype != array.dtype:
+                raise ValueError(f"capture buffer {name!r} is not shaped like the state")
+        sources = _byte_views(live.values())
+        targets = _byte_views(into[name] for name in live)
         request = int(self.control[lk.L_PAUSE]) + 1
         if not self.running:
             self.control[lk.L_PAUSE] = request
             lk.journal_mark(
                 self._journal_ring, self.control, self.scratch, lk.SNAPSHOT_MARK, request
             )
-            self.control[lk.L_PAUSED] = self.control[lk.L_RESUME] = request
-            for name, array in live.items():
-                np.copyto(into[name], array)
+            self.control[lk.L_PAUSED] = request
+            lk.copy_paused_state(self.control, request, sources, targets, 0)
             return self._boundary(into, request, 0)
         store_release(self.control, lk.L_PAUSE, request)
         deadline = time.monotonic() + timeout
-        while load_acquire(self.control, lk.L_PAUSED) < request:
+        while True:
+            pause_ns = lk.copy_paused_state(
+                self.control, request, sources, targets, _CAPTURE_WAIT_NS
+            )
+            if pause_ns >= 0:
+                return self._boundary(into, request, pause_ns)
             if not self.running or time.monotonic() > deadline:
                 store_release(self.control, lk.L_RESUME, request)
                 raise TimeoutError(f"the engine thread did not pause within {timeout} s")
-        paused = time.monotonic_ns()
-        try:
-            for name, array in live.items():
-                np.copyto(into[name], array)
-        finally:
-            store_release(self.control, lk.L_RESUME, request)
-        return self._boundary(into, request, time.monotonic_ns() - paused)
 
     def _boundary(
         self, into: dict[str, np.ndarray], request: int, pause_ns: int

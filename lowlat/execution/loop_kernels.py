@@ -75,6 +75,7 @@ __all__ = [
     "VENUE_IPARAMS",
     "VENUE_VOLATILE",
     "cancel_working",
+    "copy_paused_state",
     "journal_mark",
     "process_block",
     "route_and_apply",
@@ -236,6 +237,33 @@ def journal_mark(journal, control: np.ndarray, s, rtype: int, request: int) -> N
     s.state_words[0, 1] = control[L_LAST_EVENT_SEQ]
     s.state_words[0, 2] = control[L_EVENTS]
     _journal(journal, control, rtype, monotonic_ns(), s.state_words, 1)
+
+
+@hot_kernel
+def copy_paused_state(control: np.ndarray, request: int, sources, targets, wait_ns: int) -> int:
+    """Once the loop has paused for ``request``, copy its state and let it resume.
+
+    ``sources`` and ``targets`` are tuples of byte views (the loop's state arrays, the
+    capture buffers). Waits at most ``wait_ns`` for the pause; returns -1 if it did not
+    come, else how long the loop stood still here (ns). One compiled call, without the
+    GIL: a copy from Python waits for the GIL again after each array's copy, up to a
+    switch interval (5 ms) each while other Python threads run.
+    """
+    deadline = monotonic_ns() + wait_ns
+    # Acquire: pairs with the loop's release of L_PAUSED, after its last state write.
+    while load_acquire(control, L_PAUSED) < request:
+        if monotonic_ns() > deadline:
+            return -1
+        cpu_relax()
+    paused = monotonic_ns()
+    for k in range(len(sources)):
+        source = sources[k]
+        target = targets[k]
+        for i in range(source.shape[0]):
+            target[i] = source[i]
+    resumed = monotonic_ns()
+    store_release(control, L_RESUME, request)
+    return resumed - paused
 
 
 @hot_kernel

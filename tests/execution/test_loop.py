@@ -338,6 +338,15 @@ def test_a_restored_loop_continues_exactly_as_the_original(session: np.ndarray) 
     assert again.counters() == loop.counters()
 
 
+def test_capture_into_a_buffer_of_another_shape_names_it_and_copies_nothing() -> None:
+    loop = EngineLoop(*_parts(), block=BLOCK)
+    captured = _buffers(loop)
+    captured["books.level_qty"] = captured["books.level_qty"][:1]
+    with pytest.raises(ValueError, match=r"capture buffer 'books\.level_qty'"):
+        loop.capture(captured)
+    assert loop.control[lk.L_PAUSE] == 0
+
+
 def test_restoring_a_snapshot_of_another_configuration_names_the_array(
     session: np.ndarray,
 ) -> None:
