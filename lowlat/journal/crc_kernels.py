@@ -169,4 +169,7 @@ def crc32c(data: bytes | bytearray | memoryview | np.ndarray, crc: int = 0) -> i
     '0xe3069283'
     """
     view = np.frombuffer(memoryview(data).cast("B"), np.uint8)
+    # Read-only whatever the source, so one compiled version serves bytes and arrays alike
+    # (it is loaded once, while warming up, not on a snapshot's first write).
+    view.flags.writeable = False
     return int(_crc32c_range(crc, view, 0, view.shape[0]))

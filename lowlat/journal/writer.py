@@ -143,7 +143,7 @@ class Writer:
 
     def flush(self, timeout: float | None) -> int:
         """Wait until everything published or queued before the call is written."""
-        targets = [ring.stats().published for ring in self._rings]
+        targets = [ring.publish_cursor() for ring in self._rings]
         with self._control_lock:
             control = self._submitted
 

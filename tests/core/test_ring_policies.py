@@ -48,9 +48,10 @@ def test_lossless_publish_is_back_pressured_one_lap_ahead(ring):
     consumer = ring.add_consumer(Policy.LOSSLESS)
     assert publish_range(ring, 0, CAPACITY) == list(range(CAPACITY))
     assert publish_seq(ring, CAPACITY) == BACK_PRESSURED
-    assert ring.stats().published == CAPACITY
+    assert ring.stats().published == ring.publish_cursor() == CAPACITY
     assert poll_all(ring, consumer, 1) == ([0], 0, 0)
     assert publish_seq(ring, CAPACITY) == CAPACITY
+    assert ring.publish_cursor() == CAPACITY + 1
     assert publish_seq(ring, CAPACITY + 1) == BACK_PRESSURED
 
 

@@ -1,12 +1,13 @@
 """CRC32C: published check values, agreement with a bitwise reference, chaining."""
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lowlat.journal import crc32c
-from lowlat.journal.crc_kernels import crc32c_table, crc32c_update
+from lowlat.journal.crc_kernels import _crc32c_range, crc32c_table, crc32c_update
 
 
 def bitwise_crc32c(data: bytes) -> int:
@@ -32,6 +33,14 @@ def bitwise_crc32c(data: bytes) -> int:
 )
 def test_crc32c_matches_published_check_values(data, expected):
     assert crc32c(data) == expected
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="counts compiled versions")
+def test_bytes_and_writable_arrays_share_one_compiled_version():
+    crc32c(b"abc")
+    crc32c(np.arange(4, dtype=np.int64))
+    crc32c(bytearray(b"abc"))
+    assert len(_crc32c_range.signatures) == 1
 
 
 @settings(deadline=None)  # the first example may compile

@@ -434,6 +434,10 @@ class RingBus:
             max_lag=int(h[b + C_MAX_LAG]),
         )
 
+    def publish_cursor(self) -> int:
+        """How many events have been published: the producer's cursor, read with acquire."""
+        return int(load_acquire(self.arrays.header, H_PUBLISH_CURSOR))
+
     def stats(self) -> RingStats:
         """Counters of the producer and of every registered consumer."""
         h = self.arrays.header
