@@ -63,7 +63,7 @@ LOOP_COUNTERS = {
     "cancels_sent": lk.L_CANCELS_SENT,
 }
 _WORDS = 8  # every record is 64 bytes
-_CAPTURE_WAIT_NS = 1_000_000  # a capture re-checks the engine thread is alive this often
+_CAPTURE_POLL_S = 0.0002  # a capture looks this often whether the engine has copied its state
 #: Control words a snapshot restores: the counters. The rest are requests and their
 #: answers, which belong to the running process.
 _RESTORED_WORDS = (*LOOP_COUNTERS.values(), lk.L_LAST_EVENT_SEQ)
@@ -295,11 +295,13 @@ class EngineLoop:
         self._thread: threading.Thread | None = None
         self._processed = 0
         self._error: BaseException | None = None
-        fault_in(self.state_arrays().values())
-        # Load the capture kernel now (it is typed on the number of state arrays): copy the
-        # state onto itself, for the request the loop has already paused for.
-        views = _byte_views(self.state_arrays().values())
-        lk.copy_paused_state(self.control, int(self.control[lk.L_PAUSED]), views, views, 0)
+        state = self.state_arrays()
+        # The engine thread copies its state here when paused for a snapshot.
+        self._captured = {name: np.empty_like(array) for name, array in state.items()}
+        fault_in([*state.values(), *self._captured.values()])
+        self._state_bytes = _byte_views(state.values())
+        self._captured_bytes = _byte_views(self._captured.values())
+        self._capture_lock = threading.Lock()  # one capture at a time uses _captured
 
     def _components(self) -> tuple:
         p = self.pipeline
@@ -314,6 +316,7 @@ class EngineLoop:
         return (
             *ring.arrays, consumer, *self._components(), self.scratch, self.control,
             self.metrics.arrays, self._journal_ring, self.view, self.source,
+            self._state_bytes, self._captured_bytes,
         )  # fmt: skip
 
     def state_arrays(self) -> dict[str, np.ndarray]:
@@ -359,28 +362,28 @@ class EngineLoop:
             target = into[name]
             if target.shape != array.shape or target.dtype != array.dtype:
                 raise ValueError(f"capture buffer {name!r} is not shaped like the state")
-        sources = _byte_views(live.values())
-        targets = _byte_views(into[name] for name in live)
-        request = int(self.control[lk.L_PAUSE]) + 1
-        if not self.running:
-            self.control[lk.L_PAUSE] = request
-            lk.journal_mark(
-                self._journal_ring, self.control, self.scratch, lk.SNAPSHOT_MARK, request
-            )
-            self.control[lk.L_PAUSED] = request
-            lk.copy_paused_state(self.control, request, sources, targets, 0)
-            return self._boundary(into, request, 0)
-        store_release(self.control, lk.L_PAUSE, request)
-        deadline = time.monotonic() + timeout
-        while True:
-            pause_ns = lk.copy_paused_state(
-                self.control, request, sources, targets, _CAPTURE_WAIT_NS
-            )
-            if pause_ns >= 0:
-                return self._boundary(into, request, pause_ns)
-            if not self.running or time.monotonic() > deadline:
-                store_release(self.control, lk.L_RESUME, request)
-                raise TimeoutError(f"the engine thread did not pause within {timeout} s")
+        with self._capture_lock:
+            request = int(self.control[lk.L_PAUSE]) + 1
+            if not self.running:
+                self.control[lk.L_PAUSE] = request
+                lk.journal_mark(
+                    self._journal_ring, self.control, self.scratch, lk.SNAPSHOT_MARK, request
+                )
+                self.control[lk.L_PAUSED] = self.control[lk.L_CAPTURED] = request
+                self.control[lk.L_PAUSE_NS] = 0
+                for name, array in live.items():
+                    np.copyto(into[name], array)
+                return self._boundary(into, request, 0)
+            store_release(self.control, lk.L_PAUSE, request)
+            deadline = time.monotonic() + timeout
+            while load_acquire(self.control, lk.L_CAPTURED) < request:
+                if not self.running or time.monotonic() > deadline:
+                    raise TimeoutError(f"the engine thread did not pause within {timeout} s")
+                time.sleep(_CAPTURE_POLL_S)
+            # The engine runs on: its copy stays put until the next request, made here.
+            for name, copy in self._captured.items():
+                np.copyto(into[name], copy)
+            return self._boundary(into, request, int(self.control[lk.L_PAUSE_NS]))
 
     def _boundary(
         self, into: dict[str, np.ndarray], request: int, pause_ns: int
@@ -421,7 +424,7 @@ class EngineLoop:
                 words = list(_RESTORED_WORDS)
                 array[words] = saved[words]
                 # Requests are numbered on from the snapshot's: a mark is known by its number.
-                array[[lk.L_PAUSE, lk.L_PAUSED, lk.L_RESUME]] = saved[lk.L_PAUSED]
+                array[[lk.L_PAUSE, lk.L_PAUSED, lk.L_CAPTURED]] = saved[lk.L_PAUSED]
                 array[lk.L_CANCEL_ALL] = saved[lk.L_CANCEL_ALL_DONE]
             else:
                 np.copyto(array, arrays[name])
@@ -511,7 +514,7 @@ class EngineLoop:
         elif rtype in lk.CONTROL_CELLS:
             self._set_cell(lk.CONTROL_CELLS.index(rtype), words)
         elif rtype == lk.SNAPSHOT_MARK:
-            for word in (lk.L_PAUSE, lk.L_PAUSED, lk.L_RESUME):
+            for word in (lk.L_PAUSE, lk.L_PAUSED, lk.L_CAPTURED):
                 self.control[word] = max(int(self.control[word]), int(words[0]))
         else:
             raise ValueError(f"journal type {rtype} is not an engine control record")

@@ -24,7 +24,7 @@ import numpy as np
 
 from lowlat.control.metrics.kernels import sample
 from lowlat.control.stages import Stage
-from lowlat.core.atomics import cpu_relax, load_acquire, store_release
+from lowlat.core.atomics import load_acquire, store_release
 from lowlat.core.clock import monotonic_ns
 from lowlat.core.jit import ZERO, hot_kernel, hot_kernel_inline, hot_kernel_inline_ir
 from lowlat.core.records import OrderAction
@@ -49,6 +49,7 @@ __all__ = [
     "L_CANCELS_SENT",
     "L_CANCEL_ALL",
     "L_CANCEL_ALL_DONE",
+    "L_CAPTURED",
     "L_CONSUMED",
     "L_EVENTS",
     "L_EXEC_ACKS",
@@ -64,8 +65,8 @@ __all__ = [
     "L_PATTERNS",
     "L_PAUSE",
     "L_PAUSED",
+    "L_PAUSE_NS",
     "L_REPORTS",
-    "L_RESUME",
     "L_STALLED_ROUTES",
     "L_STOP",
     "L_WAIT",
@@ -75,7 +76,7 @@ __all__ = [
     "VENUE_IPARAMS",
     "VENUE_VOLATILE",
     "cancel_working",
-    "copy_paused_state",
+    "copy_state",
     "journal_mark",
     "process_block",
     "route_and_apply",
@@ -102,13 +103,14 @@ L_CANCEL_ALL = 14  # control: requests to cancel every working order (the kill s
 L_CANCEL_ALL_DONE = 15  # requests carried out
 L_CANCELS_SENT = 16  # cancels sent by them
 L_PAUSE = 17  # control: requests to pause at the next block boundary (a snapshot)
-L_PAUSED = 18  # the last request the loop paused for (it waits until L_RESUME reaches it)
-L_RESUME = 19  # control: the last request whose pause may end
+L_PAUSED = 18  # the last request the loop paused for (its number is in the copy)
+L_CAPTURED = 19  # the last request whose copy of the state is complete
 L_LAST_EVENT_SEQ = 20  # sequence of the last market event processed (-1: none yet)
 L_WAIT = 21  # control: how the loop idles on an empty ring (a ``WaitStrategy``)
 L_PATTERNS = 22  # pattern events the path's patterns fired
 L_JOURNAL_RESERVE = 23  # control: journaling, poll only while the journal ring has this room
 L_JOURNAL_HELD = 24  # polls put off because the journal ring had less room (its writer behind)
+L_PAUSE_NS = 25  # how long the last pause for a snapshot stopped the loop (ns)
 LOOP_WORDS = 32
 
 #: Journal type of the engine's lifecycle view changing (64 bytes: the state, the sequence
@@ -239,31 +241,14 @@ def journal_mark(journal, control: np.ndarray, s, rtype: int, request: int) -> N
     _journal(journal, control, rtype, monotonic_ns(), s.state_words, 1)
 
 
-@hot_kernel
-def copy_paused_state(control: np.ndarray, request: int, sources, targets, wait_ns: int) -> int:
-    """Once the loop has paused for ``request``, copy its state and let it resume.
-
-    ``sources`` and ``targets`` are tuples of byte views (the loop's state arrays, the
-    capture buffers). Waits at most ``wait_ns`` for the pause; returns -1 if it did not
-    come, else how long the loop stood still here (ns). One compiled call, without the
-    GIL: a copy from Python waits for the GIL again after each array's copy, up to a
-    switch interval (5 ms) each while other Python threads run.
-    """
-    deadline = monotonic_ns() + wait_ns
-    # Acquire: pairs with the loop's release of L_PAUSED, after its last state write.
-    while load_acquire(control, L_PAUSED) < request:
-        if monotonic_ns() > deadline:
-            return -1
-        cpu_relax()
-    paused = monotonic_ns()
+@hot_kernel_inline
+def copy_state(sources, targets) -> None:
+    """Copy each byte view in ``sources`` into the same-sized one in ``targets``."""
     for k in range(len(sources)):
         source = sources[k]
         target = targets[k]
         for i in range(source.shape[0]):
             target[i] = source[i]
-    resumed = monotonic_ns()
-    store_release(control, L_RESUME, request)
-    return resumed - paused
 
 
 @hot_kernel
@@ -406,18 +391,22 @@ def run_from_ring(
     journal,
     view: np.ndarray,
     source: np.ndarray,
+    state_bytes,
+    capture_bytes,
 ) -> int:
     """Poll the ring as ``consumer`` and process every block until ``control[L_STOP]`` is set.
 
     On an empty ring it idles as ``control[L_WAIT]`` says (a ``WaitStrategy``: busy-spin
     by default, the engine thread owning its core). Between blocks it carries out a
     cancel-all request of the control plane (``control[L_CANCEL_ALL]``), and pauses when
-    asked (``control[L_PAUSE]``): it journals the boundary (SNAPSHOT_MARK), publishes
-    ``L_PAUSED`` and spins until ``L_RESUME`` reaches the request, while the control
-    plane copies the state. While journaling with ``control[L_JOURNAL_RESERVE]`` set, it
-    polls only when the journal ring has that much room, and otherwise idles and counts
-    ``L_JOURNAL_HELD``: back-pressure from the journal writer reaches the feed instead of
-    refused hand-offs (not once stopping: the ring is drained whatever the journal's room).
+    asked (``control[L_PAUSE]``): it journals the boundary (SNAPSHOT_MARK), copies its
+    state (``state_bytes``, byte views of every state array) into ``capture_bytes`` itself
+    — on its own core, without the GIL, so the pause is a memory copy and nothing else —
+    and publishes ``L_CAPTURED`` for the control plane to take the copy. While journaling
+    with ``control[L_JOURNAL_RESERVE]`` set, it polls only when the journal ring has that
+    much room, and otherwise idles and counts ``L_JOURNAL_HELD``: back-pressure from the
+    journal writer reaches the feed instead of refused hand-offs (not once stopping: the
+    ring is drained whatever the journal's room).
     Returns the number of records processed. Every record published before the stop is
     processed.
     """
@@ -436,10 +425,12 @@ def run_from_ring(
         pause = load_acquire(control, L_PAUSE)
         if pause > control[L_PAUSED]:
             journal_mark(journal, control, s, SNAPSHOT_MARK, pause)
-            # Release: every state write above is visible to whoever acquires L_PAUSED.
-            store_release(control, L_PAUSED, pause)
-            while load_acquire(control, L_RESUME) < pause:
-                cpu_relax()
+            paused = monotonic_ns()
+            control[L_PAUSED] = pause  # in the copy: the request it was taken for
+            copy_state(state_bytes, capture_bytes)
+            control[L_PAUSE_NS] = monotonic_ns() - paused
+            # Release: the copy is complete for whoever acquires L_CAPTURED.
+            store_release(control, L_CAPTURED, pause)
         reserve = control[L_JOURNAL_RESERVE]
         if (
             reserve > 0
