@@ -1,9 +1,10 @@
 """Periodic snapshots of a running engine, and the restart that starts from the newest one.
 
 Control code. :class:`PeriodicSnapshots` runs a thread that, every interval, has the
-engine thread stand still at a block boundary for one copy of its state into buffers
-allocated at start (:meth:`EngineLoop.capture` — the only moment it touches the hot
-path), then writes the copy as a snapshot file and retires the journal segments the
+engine thread stop at a block boundary to copy its own state (:meth:`EngineLoop.capture`
+— the only moment it touches the hot path; the engine copies into buffers of its own and
+trades on), takes that copy into buffers allocated at start, then writes it as a snapshot
+file and retires the journal segments the
 oldest kept snapshot covers (:func:`~lowlat.journal.checkpoint`), while the engine trades
 on. So restart time depends on the interval, not on the session's length.
 
@@ -139,8 +140,8 @@ class PeriodicSnapshots:
             self._thread = None
 
     def _allocate(self) -> None:
-        # Copying the live state writes every page of the buffers, so the first pause copies
-        # into memory that is already there. Called before the engine thread runs.
+        # Copying the live state writes every page of the buffers: no snapshot's copy into
+        # them page-faults.
         self._buffers = {name: array.copy() for name, array in self.loop.state_arrays().items()}
 
     def take(self) -> SnapshotInfo | None:
