@@ -345,15 +345,17 @@ class EngineLoop:
     def capture(self, into: dict[str, np.ndarray], timeout: float = 10.0) -> SnapshotBoundary:
         """Copy the engine's state into ``into`` (buffers shaped like :meth:`state_arrays`).
 
-        A running engine thread is paused at its next block boundary for the copy — a
-        memcpy of the state, no allocation — and journals the boundary (SNAPSHOT_MARK) as
-        it pauses; otherwise the boundary is journaled here. Journaling must be on for the
-        mark to be journaled (see :meth:`journal_on`).
+        A running engine thread, at its next block boundary, journals the boundary
+        (SNAPSHOT_MARK) and copies its own state into buffers of the loop — compiled, no
+        allocation; that copy is the whole pause — then trades on while it is copied into
+        ``into`` here. Otherwise the boundary is journaled here. Journaling must be on for
+        the mark to be journaled (see :meth:`journal_on`).
 
         Raises
         ------
         TimeoutError
-            If a running engine thread did not pause within ``timeout`` seconds.
+            If a running engine thread did not pause within ``timeout`` seconds. (The
+            request stays: the engine still journals a mark and copies when it gets to it.)
         """
         live = self.state_arrays()
         if into.keys() != live.keys():
