@@ -4,9 +4,9 @@ Control code. :class:`PeriodicSnapshots` runs a thread that, every interval, has
 engine thread stop at a block boundary to copy its own state (:meth:`EngineLoop.capture`
 — the only moment it touches the hot path; the engine copies into buffers of its own and
 trades on), takes that copy into buffers allocated at start, then writes it as a snapshot
-file and retires the journal segments the
-oldest kept snapshot covers (:func:`~lowlat.journal.checkpoint`), while the engine trades
-on. So restart time depends on the interval, not on the session's length.
+file and retires the journal segments the oldest kept snapshot covers
+(:func:`~lowlat.journal.checkpoint`), while the engine trades on. So restart time depends
+on the interval, not on the session's length.
 
 The boundary is exact: the engine journals a SNAPSHOT_MARK as it pauses, every engine
 record before it is in the copy and none after it. The snapshot file says which journal

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["fault_in", "touched"]
+__all__ = ["byte_view", "fault_in", "touched"]
 
 _PAGE = 4096
 
@@ -30,6 +30,19 @@ def touched(shape: int | tuple[int, ...], dtype: np.dtype | type, fill: int = 0)
     return array
 
 
+def byte_view(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous array's memory as a flat uint8 view (no copy).
+
+    Raises
+    ------
+    ValueError
+        If ``array`` is not C-contiguous (a flat view of it would be a copy).
+    """
+    if not array.flags.c_contiguous:
+        raise ValueError(f"an array of shape {array.shape} is not contiguous: no byte view")
+    return array.reshape(-1).view(np.uint8)
+
+
 def fault_in(arrays: Iterable[np.ndarray]) -> None:
     """Write one byte of every page of each array with its own value: resident, unchanged.
 
@@ -39,6 +52,6 @@ def fault_in(arrays: Iterable[np.ndarray]) -> None:
     """
     for array in arrays:
         if array.nbytes and array.flags.c_contiguous and array.flags.writeable:
-            flat = array.reshape(-1).view(np.uint8)
+            flat = byte_view(array)
             flat[::_PAGE] = flat[::_PAGE].copy()
             flat[-1:] = flat[-1:].copy()  # the last page, when the first starts mid-page

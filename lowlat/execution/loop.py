@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -25,7 +24,7 @@ import numpy as np
 from lowlat.control.config import MetricsConfig, StageBudgets
 from lowlat.control.metrics import Metrics
 from lowlat.core.atomics import load_acquire, store_release
-from lowlat.core.memory import fault_in, touched
+from lowlat.core.memory import byte_view, fault_in, touched
 from lowlat.core.records import ACK_DTYPE, FILL_DTYPE, MARKET_EVENT_DTYPE, ORDER_DTYPE
 from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.ring import kernels as ring_kernels
@@ -81,16 +80,6 @@ class SnapshotBoundary:
     last_event_seq: int
     events: int
     pause_ns: int
-
-
-def _byte_views(arrays: Iterable[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """Each (C-contiguous) array as a flat uint8 view of its memory."""
-    views = []
-    for array in arrays:
-        if not array.flags.c_contiguous:
-            raise ValueError(f"state array of shape {array.shape} is not contiguous")
-        views.append(array.reshape(-1).view(np.uint8))
-    return tuple(views)
 
 
 def _state_arrays(prefix: str, state: object, found: dict[str, np.ndarray], seen: set[int]) -> None:
@@ -296,11 +285,11 @@ class EngineLoop:
         self._processed = 0
         self._error: BaseException | None = None
         state = self.state_arrays()
+        fault_in(state.values())
         # The engine thread copies its state here when paused for a snapshot.
-        self._captured = {name: np.empty_like(array) for name, array in state.items()}
-        fault_in([*state.values(), *self._captured.values()])
-        self._state_bytes = _byte_views(state.values())
-        self._captured_bytes = _byte_views(self._captured.values())
+        self._captured = {name: touched(array.shape, array.dtype) for name, array in state.items()}
+        self._state_bytes = tuple(byte_view(array) for array in state.values())
+        self._captured_bytes = tuple(byte_view(array) for array in self._captured.values())
         self._capture_lock = threading.Lock()  # one capture at a time uses _captured
 
     def _components(self) -> tuple:

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from lowlat.core.memory import byte_view
 from lowlat.journal.crc_kernels import crc32c
 from lowlat.journal.files import FileLayer, MappedFile, OsFiles
 
@@ -169,7 +170,7 @@ class SnapshotStore:
         yield memoryview(head + bytes(_pad(len(head))))
         for _, array in blocks:
             if array.nbytes:
-                yield memoryview(array.reshape(-1).view(np.uint8))
+                yield memoryview(byte_view(array))
             if _pad(array.nbytes):
                 yield memoryview(bytes(_pad(array.nbytes)))
 

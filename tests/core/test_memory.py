@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lowlat.core.memory import fault_in, touched
+from lowlat.core.memory import byte_view, fault_in, touched
 from lowlat.core.records import ORDER_DTYPE
 
 
@@ -52,3 +52,13 @@ def test_fault_in_makes_lazy_arrays_resident_and_leaves_every_value_as_it_was() 
     fault_in([lazy, records, odd, np.zeros(0)])
     assert resident() - before >= 0.9 * lazy.nbytes
     assert not lazy.any() and np.array_equal(records, expected) and not odd.any()
+
+
+def test_byte_view_is_the_arrays_own_memory_and_refuses_a_strided_array() -> None:
+    records = np.zeros((2, 3), ORDER_DTYPE)
+    view = byte_view(records)
+    assert view.dtype == np.uint8 and view.shape == (records.nbytes,)
+    view[:] = 0xFF
+    assert np.all(records.view(np.uint8) == 0xFF)  # written through: no copy
+    with pytest.raises(ValueError, match=r"shape \(3, 2\) is not contiguous"):
+        byte_view(np.zeros((3, 4), np.int64)[:, ::2])
