@@ -502,7 +502,9 @@ def apply_one(
     book[slot, B_LAST_RECV_NS] = recv_ns
     side = np.int64(side_code) - 1  # Side.BUY → BID, Side.SELL → ASK; others: no side
     sided = side in (BID, ASK)
-    if qty < 0 or (not sided and order_id == EMPTY_ID and kind != _TRADE and kind != _SNAPSHOT):
+    # A record that names a level rather than an order (no id, or a QUOTE) needs a side.
+    names_level = kind == _QUOTE or (order_id == EMPTY_ID and kind != _TRADE and kind != _SNAPSHOT)
+    if qty < 0 or (not sided and names_level):
         counters[G_BAD_EVENT] += 1
         return 1
     if kind == _TRADE:

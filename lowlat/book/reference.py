@@ -147,8 +147,10 @@ class ReferenceBooks:
         book = self.book(instrument)
         side = int(e["side"]) - 1  # Side.BUY → 0 (bids), Side.SELL → 1 (asks)
         sided = side in (0, 1)
-        levelless = kind not in (EventKind.TRADE, EventKind.SNAPSHOT) and order_id == 0
-        if qty < 0 or (not sided and levelless):
+        names_level = kind == EventKind.QUOTE or (
+            kind not in (EventKind.TRADE, EventKind.SNAPSHOT) and order_id == 0
+        )
+        if qty < 0 or (not sided and names_level):
             self.bad_events += 1
             return 1
         if kind == EventKind.TRADE:

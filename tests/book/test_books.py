@@ -153,6 +153,13 @@ def test_quotes_set_levels_and_tickers_are_not_depth(books: OrderBooks) -> None:
     assert books.integrity()["missing_level"] == 0
 
 
+def test_a_quote_without_a_side_is_a_bad_event_even_with_an_order_id(books: OrderBooks) -> None:
+    books.apply(records(event(QUOTE, NONE, 90, 1, 7), event(QUOTE, NONE, 91, 2)))
+    assert books.levels(1, BUY, 5) == [] and books.levels(1, SELL, 5) == []
+    assert books.counters()["bad_event"] == 2
+    assert books.book_counters(1)["trades"] == 0
+
+
 def test_price_level_records_without_order_ids_speak_of_the_level(books: OrderBooks) -> None:
     # FIX incremental refresh without MDEntryID: new / change / delete of a price level.
     books.apply(
