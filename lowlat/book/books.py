@@ -21,6 +21,7 @@ from lowlat.book.layout import (
     BOOK_FIELDS,
     COUNTER_FIELDS,
     G_BOOKS,
+    G_TOP_LEVELS,
     O_AHEAD,
     O_PRICE,
     O_SIDE,
@@ -108,6 +109,22 @@ class OrderBooks:
             raise TypeError(f"expected MARKET_EVENT_DTYPE records, got dtype {events.dtype}")
         return int(kernels.apply_batch(self.state, events, len(events)))
 
+    def track_top_levels(self, levels: int) -> None:
+        """Keep size and size × price summed over the best ``levels`` levels of each side.
+
+        The sums are then maintained by every level update, so depth signals read them in
+        O(1) (:meth:`top_sums`); 0 stops keeping them. May be called at any time: every
+        book is summed afresh.
+        """
+        if levels < 0:
+            raise ValueError(f"top levels must be 0 or more, got {levels}")
+        kernels.track_top_levels(self.state, levels)
+
+    @property
+    def top_levels(self) -> int:
+        """Levels per side the top-N sums cover (0: none kept)."""
+        return int(self.state.counters[G_TOP_LEVELS])
+
     def finish(self) -> None:
         """End of stream: run the crossed/locked check of the last message."""
         kernels.check_pending(self.state)
@@ -151,6 +168,22 @@ class OrderBooks:
         asks = self.levels(instrument, Side.SELL, depth) + [(0, 0)] * depth
         bids = self.levels(instrument, Side.BUY, depth) + [(0, 0)] * depth
         return [(*asks[k], *bids[k]) for k in range(depth)]
+
+    def top_sums(self, instrument: int, side: Side) -> tuple[int, int]:
+        """``(Σ size, Σ size × price)`` over the best :attr:`top_levels` levels of a side.
+
+        Raises
+        ------
+        ValueError
+            If no top-N sums are kept (see :meth:`track_top_levels`).
+        """
+        if self.top_levels == 0:
+            raise ValueError("no top-N sums are kept; call track_top_levels first")
+        slot = self.slot(instrument)
+        if slot is None:
+            return 0, 0
+        qty, notional = kernels.top_sums(self.state, slot, _side_index(side))
+        return int(qty), int(notional)
 
     def book_counters(self, instrument: int) -> dict[str, int]:
         """Every per-book word of ``instrument`` by name (see ``layout.BOOK_FIELDS``)."""

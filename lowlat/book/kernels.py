@@ -39,6 +39,13 @@ locked books are checked when a message is complete — the next event has anoth
 sequence number or instrument — so a depth diff that moves both sides is judged on its
 result, not on the half-applied state between its records.
 
+Top-N sums: while ``counters[G_TOP_LEVELS]`` is N > 0, every level operation keeps the
+size and the size × price summed over the best N levels of its side
+(``book[slot, B_TOP_QTY + side]``, ``book[slot, B_TOP_NOTIONAL + side]``), so that depth
+signals read them in O(1) instead of walking N levels per event. A change at a level
+outside the best N costs one comparison; an insert or removal inside them moves one level
+across the boundary. A full side dropping its farthest level sums the side again.
+
 Queue position: every order is stamped with an arrival number. An own order registered
 with :func:`own_add` starts behind the level's current size; a reduction of an order
 that arrived before it (every execution, and cancels of older orders) moves it forward.
@@ -67,6 +74,8 @@ from lowlat.book.layout import (
     B_NEGATIVE_SIZE,
     B_ORDERS,
     B_RESETS,
+    B_TOP_NOTIONAL,
+    B_TOP_QTY,
     B_TRADES,
     B_UNKNOWN_ORDER,
     B_UPDATES,
@@ -86,6 +95,7 @@ from lowlat.book.layout import (
     G_PENDING_SEQ,
     G_PENDING_SLOT,
     G_PRIORITY,
+    G_TOP_LEVELS,
     O_ACTIVE,
     O_AHEAD,
     O_CLIENT_ID,
@@ -119,6 +129,8 @@ __all__ = [
     "own_remove",
     "replay_rows",
     "slot_of",
+    "top_sums",
+    "track_top_levels",
     "write_levels",
 ]
 
@@ -161,11 +173,47 @@ def _find_level(state: BookState, slot: int, side: int, price: int) -> int:
 
 
 @hot_kernel_inline
+def _top_add(state: BookState, slot: int, side: int, qty: int, key: int) -> None:
+    """Add ``qty`` at price key ``key`` to the side's top-N sums."""
+    state.book[slot, B_TOP_QTY + side] += qty
+    state.book[slot, B_TOP_NOTIONAL + side] += qty * (key if side == BID else -key)
+
+
+@hot_kernel_inline
+def _top_resum(state: BookState, slot: int, side: int) -> None:
+    """Sum the side's best ``G_TOP_LEVELS`` levels again (0: the sums are 0)."""
+    top = state.counters[G_TOP_LEVELS]
+    n = state.depth[slot, side]
+    state.book[slot, B_TOP_QTY + side] = 0
+    state.book[slot, B_TOP_NOTIONAL + side] = 0
+    if top == 0:
+        return
+    keys = state.keys[slot, side]
+    qty = state.level_qty[slot, side]
+    for i in range(max(n - top, 0), n):
+        _top_add(state, slot, side, qty[i], keys[i])
+
+
+@hot_kernel_inline
+def _level_resized(state: BookState, slot: int, side: int, p: int, dq: int) -> None:
+    """Level ``p`` of a side changed by ``dq``: count it if it is one of the best N."""
+    top = state.counters[G_TOP_LEVELS]
+    if top > 0 and p >= state.depth[slot, side] - top:
+        _top_add(state, slot, side, dq, state.keys[slot, side, p])
+
+
+@hot_kernel_inline
 def _remove_level(state: BookState, slot: int, side: int, p: int) -> None:
     keys = state.keys[slot, side]
     qty = state.level_qty[slot, side]
     count = state.level_orders[slot, side]
     n = state.depth[slot, side]
+    top = state.counters[G_TOP_LEVELS]
+    if top > 0 and p >= n - top:
+        # Level p leaves the best N; the best level outside them (below p) moves in.
+        _top_add(state, slot, side, -qty[p], keys[p])
+        if n - 1 - top >= 0:
+            _top_add(state, slot, side, qty[n - 1 - top], keys[n - 1 - top])
     for i in range(p, n - 1):
         keys[i] = keys[i + 1]
         qty[i] = qty[i + 1]
@@ -185,6 +233,7 @@ def _level_add(state: BookState, slot: int, side: int, price: int, dq: int, dord
     if p < n and keys[p] == key:
         qty[p] += dq
         count[p] += dorders
+        _level_resized(state, slot, side, p, dq)
         return
     if dq <= 0:
         return
@@ -199,15 +248,25 @@ def _level_add(state: BookState, slot: int, side: int, price: int, dq: int, dord
             qty[i] = qty[i + 1]
             count[i] = count[i + 1]
         p -= 1
-    else:
-        for i in range(n, p, -1):
-            keys[i] = keys[i - 1]
-            qty[i] = qty[i - 1]
-            count[i] = count[i - 1]
-        state.depth[slot, side] = n + 1
+        keys[p] = key
+        qty[p] = dq
+        count[p] = dorders
+        _top_resum(state, slot, side)
+        return
+    for i in range(n, p, -1):
+        keys[i] = keys[i - 1]
+        qty[i] = qty[i - 1]
+        count[i] = count[i - 1]
+    state.depth[slot, side] = n + 1
     keys[p] = key
     qty[p] = dq
     count[p] = dorders
+    top = state.counters[G_TOP_LEVELS]
+    if top > 0 and p >= n + 1 - top:
+        # The new level is one of the best N; the N-th best before it (below p) drops out.
+        _top_add(state, slot, side, dq, key)
+        if n - top >= 0:
+            _top_add(state, slot, side, -qty[n - top], keys[n - top])
 
 
 @hot_kernel_inline
@@ -272,6 +331,7 @@ def _level_reduce(
         _remove_level(state, slot, side, p)
     else:
         qty[p] = left
+        _level_resized(state, slot, side, p, left - before)
 
 
 @hot_kernel_inline
@@ -289,6 +349,7 @@ def _level_set(state: BookState, slot: int, side: int, price: int, size: int) ->
         _remove_level(state, slot, side, p)
     else:
         qty[p] = size
+        _level_resized(state, slot, side, p, size - before)
 
 
 # ---------------------------------------------------------------- order table
@@ -373,6 +434,8 @@ def _clear_book(state: BookState, slot: int) -> None:
     """Empty book ``slot``: its levels, its orders in the table, its own orders' queues."""
     state.depth[slot, 0] = 0
     state.depth[slot, 1] = 0
+    _top_resum(state, slot, BID)
+    _top_resum(state, slot, ASK)
     state.book[slot, B_RESETS] += 1
     orders = state.orders
     pos = 0
@@ -632,6 +695,24 @@ def level_size(state: BookState, slot: int, side: int, price: int) -> int:
 def best(state: BookState, slot: int, side: int) -> tuple[int, int]:
     """``(price, size)`` of the best level of a side; size 0 if the side is empty."""
     return level(state, slot, side, 0)
+
+
+@hot_kernel_inline
+def top_sums(state: BookState, slot: int, side: int) -> tuple[int, int]:
+    """``(Σ size, Σ size × price)`` over the best ``G_TOP_LEVELS`` levels of a side."""
+    return state.book[slot, B_TOP_QTY + side], state.book[slot, B_TOP_NOTIONAL + side]
+
+
+@hot_kernel
+def track_top_levels(state: BookState, levels: int) -> None:
+    """Keep top-N sums over the best ``levels`` levels of every side from now on (0: none).
+
+    Every book's sums are computed afresh, so this may be called at any time.
+    """
+    state.counters[G_TOP_LEVELS] = levels
+    for slot in range(state.depth.shape[0]):
+        _top_resum(state, slot, BID)
+        _top_resum(state, slot, ASK)
 
 
 @hot_kernel

@@ -74,6 +74,10 @@ B_LAST_TRADE_QTY = 15
 B_LAST_TRADE_SIDE = 16  # aggressor side of the last trade (Side), 0 if unknown
 B_ORDERS = 17  # live orders of this book in the order table
 B_TRADES = 18  # trades recorded (executions and trade reports)
+# Sums over the best ``counters[G_TOP_LEVELS]`` levels of each side, kept by the level
+# operations while that count is not 0 (see ``kernels.track_top_levels``): + BID / + ASK.
+B_TOP_QTY = 19  # 19 bids, 20 asks: Σ size
+B_TOP_NOTIONAL = 21  # 21 bids, 22 asks: Σ size × price
 BOOK_WORDS = 24
 BOOK_FIELDS = (
     "instrument",
@@ -95,6 +99,10 @@ BOOK_FIELDS = (
     "last_trade_side",
     "orders",
     "trades",
+    "top_qty_bid",
+    "top_qty_ask",
+    "top_notional_bid",
+    "top_notional_ask",
 )
 
 # engine-wide counters: counters[G_*]
@@ -110,6 +118,7 @@ G_LIVE_ORDERS = 8
 G_PRIORITY = 9  # arrival counter stamped on every order (queue priority)
 G_OWN_ORDERS = 10
 G_MAX_PROBE = 11  # longest order-table probe seen
+G_TOP_LEVELS = 12  # levels per side the book[B_TOP_*] sums cover; 0 keeps no sums
 G_PENDING_SLOT = 14  # book whose crossed/locked check waits for its message to end, or -1
 G_PENDING_SEQ = 15  # sequence number of that message
 COUNTER_WORDS = 16
@@ -126,6 +135,7 @@ COUNTER_FIELDS = (
     "priority",
     "own_orders",
     "max_probe",
+    "top_levels",
 )
 
 # own orders: own[i, O_*]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from lowlat.book import BookConfig, OrderBooks
 from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind, Side
@@ -47,6 +48,28 @@ def records(*events: tuple, number: bool = True) -> np.ndarray:
         unset = out["seq"] == 0
         out["seq"][unset] = np.arange(1, len(out) + 1)[unset]
     return out
+
+
+# Ids 1..7 + 256·k all share a home entry of the 256-entry table modulo 8 alternatives,
+# so probe chains are long and removals shift entries around.
+ORDER_IDS = [a + 256 * b for a in range(1, 8) for b in range(9)]
+
+
+def book_events(instruments: tuple[int, ...]) -> st.SearchStrategy[tuple]:
+    """Random records of every kind, bad sides and sizes included, on prices 90..110."""
+    return st.builds(
+        event,
+        kind=st.sampled_from(
+            [ADD] * 4 + [EXECUTE, CANCEL, DELETE, REPLACE, TRADE, QUOTE, SNAPSHOT, STATUS]
+        ),
+        side=st.sampled_from([BUY, SELL, BUY, SELL, NONE]),
+        price=st.integers(90, 110),
+        qty=st.one_of(st.integers(0, 20), st.just(-1)),
+        order_id=st.one_of(st.sampled_from(ORDER_IDS), st.just(0)),
+        instrument=st.sampled_from(instruments),
+        aux=st.one_of(st.just(0), st.sampled_from(ORDER_IDS)),
+        flags=st.sampled_from([0, 0, 0, 1, 2]),
+    )
 
 
 @pytest.fixture

@@ -8,38 +8,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from lowlat.book import INTEGRITY_FIELDS, BookConfig, OrderBooks, ReferenceBooks
-from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind, Side
-from tests.book.conftest import event, records
+from lowlat.core.records import MARKET_EVENT_DTYPE, Side
+from tests.book.conftest import book_events, records
 
 INSTRUMENTS = (1, 2)
 DEPTH = 64
-# Ids 1..7 + 256·k all share a home entry of the 256-entry table modulo 8 alternatives,
-# so probe chains are long and removals shift entries around.
-ORDER_IDS = [a + 256 * b for a in range(1, 8) for b in range(9)]
-
-_record = st.builds(
-    event,
-    kind=st.sampled_from(
-        [EventKind.ADD] * 4
-        + [
-            EventKind.EXECUTE,
-            EventKind.CANCEL,
-            EventKind.DELETE,
-            EventKind.REPLACE,
-            EventKind.TRADE,
-            EventKind.QUOTE,
-            EventKind.SNAPSHOT,
-            EventKind.STATUS,
-        ]
-    ),
-    side=st.sampled_from([Side.BUY, Side.SELL, Side.BUY, Side.SELL, Side.NONE]),
-    price=st.integers(90, 110),
-    qty=st.one_of(st.integers(0, 20), st.just(-1)),
-    order_id=st.one_of(st.sampled_from(ORDER_IDS), st.just(0)),
-    instrument=st.sampled_from(INSTRUMENTS),
-    aux=st.one_of(st.just(0), st.sampled_from(ORDER_IDS)),
-    flags=st.sampled_from([0, 0, 0, 1, 2]),
-)
+TOP_LEVELS = 3
 
 
 class EngineMatchesReference(RuleBasedStateMachine):
@@ -50,10 +24,11 @@ class EngineMatchesReference(RuleBasedStateMachine):
         self.engine = OrderBooks(
             BookConfig(instruments=2, max_instrument_id=8, levels=DEPTH, orders=256)
         )
+        self.engine.track_top_levels(TOP_LEVELS)
         self.reference = ReferenceBooks()
         self.seq = 0
 
-    @rule(message=st.lists(_record, min_size=1, max_size=3))
+    @rule(message=st.lists(book_events(INSTRUMENTS), min_size=1, max_size=3))
     def apply_message(self, message: list[tuple]) -> None:
         self.seq += 1
         batch = records(*message, number=False)
@@ -81,6 +56,17 @@ class EngineMatchesReference(RuleBasedStateMachine):
         assert counters["bad_event"] == self.reference.bad_events
         live = sum(len(b.orders) for b in self.reference.books.values())
         assert counters["live_orders"] == live
+
+    @invariant()
+    def top_sums_agree(self) -> None:
+        for instrument in INSTRUMENTS:
+            levels = self.reference.snapshot(instrument, TOP_LEVELS)
+            asks = [(price, size) for price, size, _, _ in levels]
+            bids = [(price, size) for _, _, price, size in levels]
+            for side, book_side in ((Side.SELL, asks), (Side.BUY, bids)):
+                expected = (sum(q for _, q in book_side), sum(p * q for p, q in book_side))
+                if self.engine.slot(instrument) is not None:
+                    assert self.engine.top_sums(instrument, side) == expected
 
 
 EngineMatchesReference.TestCase.settings = settings(

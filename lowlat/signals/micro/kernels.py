@@ -1,6 +1,8 @@
 """Compiled microstructure signals, updated right after each book update. Hot path.
 
-Per book update, in O(N) for the N configured levels (a constant), on the slot's row:
+Per book update, in O(1) on the slot's row: the N-level sums are the book's own (see
+``lowlat.book.kernels.track_top_levels``), or, when the book keeps them for another N,
+summed here in O(N):
 
 * mid, spread, microprice ``(bid·ask_size + ask·bid_size) / (bid_size + ask_size)``;
 * order-book imbalance at the touch and over N levels, ``(bid - ask) / (bid + ask)`` sizes;
@@ -28,13 +30,14 @@ import math
 
 import numpy as np
 
-from lowlat.book.kernels import apply_event, slot_of
+from lowlat.book.kernels import apply_event, slot_of, top_sums
 from lowlat.book.layout import (
     ASK,
     B_LAST_TRADE_QTY,
     B_LAST_TRADE_SIDE,
     B_TRADES,
     BID,
+    G_TOP_LEVELS,
     BookState,
 )
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
@@ -88,11 +91,30 @@ __all__ = ["derive", "derive_all", "emit_tick", "process_batch", "update"]
 
 _LN2 = math.log(2.0)
 _BPS = 10_000.0
+_TAYLOR_LIMIT = 1.0 / 32
 _EXECUTE = EventKind.EXECUTE.value
 _TRADE = EventKind.TRADE.value
 _TICK = EventKind.TICK.value
 _BUY = Side.BUY.value
 _SELL = Side.SELL.value
+
+
+@hot_kernel_inline
+def _exp_neg(x: float) -> float:
+    """``exp(-x)`` for ``x >= 0``: a degree-7 Taylor polynomial below 1/32, else ``math.exp``.
+
+    Below 1/32 the first omitted term, ``x**8 / 8!``, is under 1e-16: the polynomial is
+    ``math.exp`` to the last bit or two, at a fraction of the cost of the library call.
+    Flow decays between a book's trades are that small (milliseconds against a half-life
+    of a second), so the call is the rare case.
+    """
+    if x >= _TAYLOR_LIMIT:
+        return math.exp(-x)
+    return 1.0 - x * (
+        1.0
+        - x
+        * (1.0 / 2 - x * (1.0 / 6 - x * (1.0 / 24 - x * (1.0 / 120 - x * (1.0 / 720 - x / 5040)))))
+    )
 
 
 @hot_kernel_inline
@@ -113,7 +135,7 @@ def _flow(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns: 
     values = sig.values[slot]
     dt = exchange_ns - marks[M_FLOW_NS]
     if dt > 0:
-        keep = math.exp(-_LN2 * dt / sig.iparams[P_FLOW_HALF_LIFE_NS])
+        keep = _exp_neg(_LN2 * dt / sig.iparams[P_FLOW_HALF_LIFE_NS])
         values[V_BUY_FLOW] *= keep
         values[V_SELL_FLOW] *= keep
         marks[M_FLOW_NS] = exchange_ns
@@ -128,9 +150,10 @@ def _flow(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns: 
 def update(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns: int) -> bool:
     """Refresh the signals of book ``slot`` after an update; return whether the mid moved.
 
-    The touch and the N-level sums are kept as exact integers; ratios (microprice,
-    imbalances, distances) are derived from them when read (:func:`derive`), so the per-event
-    cost is sums and the two EWMAs.
+    The touch and the N-level sums are kept as exact integers (the book's own top-N sums
+    when it keeps them for the signals' N); ratios (microprice, imbalances, distances) are
+    derived from them when read (:func:`derive`), so the per-event cost is a few reads and
+    the two EWMAs.
     """
     marks = sig.marks[slot]
     marks[M_UPDATES] += 1
@@ -142,23 +165,27 @@ def update(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns:
         marks[M_TWO_SIDED] = 0
         return False
     marks[M_TWO_SIDED] = 1
-    # Levels are stored worst first, best last (asks as negated prices): walk down from
-    # the touch summing sizes and size × price.
     bid_keys = book.keys[slot, BID]
     bid_sizes = book.level_qty[slot, BID]
     ask_keys = book.keys[slot, ASK]
     ask_sizes = book.level_qty[slot, ASK]
     levels = sig.iparams[P_LEVELS]
-    bid_total = 0
-    bid_notional = 0
-    for i in range(n_bid - 1, max(n_bid - levels, 0) - 1, -1):
-        bid_total += bid_sizes[i]
-        bid_notional += bid_sizes[i] * bid_keys[i]
-    ask_total = 0
-    ask_notional = 0
-    for i in range(n_ask - 1, max(n_ask - levels, 0) - 1, -1):
-        ask_total += ask_sizes[i]
-        ask_notional -= ask_sizes[i] * ask_keys[i]
+    if book.counters[G_TOP_LEVELS] == levels:
+        bid_total, bid_notional = top_sums(book, slot, BID)
+        ask_total, ask_notional = top_sums(book, slot, ASK)
+    else:
+        # The book keeps no sums over these N levels: walk down from the touch (levels
+        # are stored worst first, best last; asks as negated prices).
+        bid_total = 0
+        bid_notional = 0
+        for i in range(n_bid - 1, max(n_bid - levels, 0) - 1, -1):
+            bid_total += bid_sizes[i]
+            bid_notional += bid_sizes[i] * bid_keys[i]
+        ask_total = 0
+        ask_notional = 0
+        for i in range(n_ask - 1, max(n_ask - levels, 0) - 1, -1):
+            ask_total += ask_sizes[i]
+            ask_notional -= ask_sizes[i] * ask_keys[i]
     bid = bid_keys[n_bid - 1]
     ask = -ask_keys[n_ask - 1]
     marks[M_BID] = bid

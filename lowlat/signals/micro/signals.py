@@ -33,12 +33,17 @@ class MicroSignals:
     config
         Signal parameters; the defaults of :class:`SignalConfig` when None.
     books
-        The book engine the signals read; :meth:`process` updates it too.
+        The book engine the signals read; :meth:`process` updates it too. Unless it
+        already keeps top-N sums for another N, it is asked to keep them for the signals'
+        levels (:meth:`OrderBooks.track_top_levels`), so depth signals cost O(1) per
+        event; otherwise the signals sum their levels themselves.
     """
 
     def __init__(self, config: SignalConfig | None, books: OrderBooks) -> None:
         self.config = config or SignalConfig()
         self.books = books
+        if books.top_levels == 0:
+            books.track_top_levels(self.config.levels)
         self.state: SignalState = allocate(self.config, books.config.instruments)
         self.ticks_written = 0
         """TICK records the last :meth:`process` call wrote."""

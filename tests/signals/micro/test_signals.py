@@ -7,7 +7,7 @@ import pytest
 
 from lowlat.book import BookConfig, OrderBooks, ReferenceBooks
 from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind
-from lowlat.signals.micro import MicroSignals, SignalConfig
+from lowlat.signals.micro import MicroSignals, SignalConfig, kernels
 from tests.book.conftest import ADD, BUY, DELETE, EXECUTE, QUOTE, SELL, TRADE, event, records
 
 
@@ -124,9 +124,8 @@ def test_a_one_sided_book_keeps_the_last_values_and_says_so(signals: MicroSignal
     assert signals.values(7) == {}
 
 
-def test_book_signals_match_the_reference_book_on_a_random_stream() -> None:
+def _random_stream(n: int) -> np.ndarray:
     rng = np.random.default_rng(5)
-    n = 1_500
     stream = np.zeros(n, MARKET_EVENT_DTYPE)
     stream["seq"] = np.arange(1, n + 1)
     stream["kind"] = rng.choice([1, 1, 1, 2, 3, 4, 5, 7], n)
@@ -138,8 +137,18 @@ def test_book_signals_match_the_reference_book_on_a_random_stream() -> None:
     stream["order_id"] = rng.integers(1, 300, n)
     stream["aux"] = rng.integers(1, 300, n)
     stream["instrument"] = 1
+    stream["exchange_ns"] = np.arange(n) * 1_000
+    return stream
+
+
+@pytest.mark.parametrize("book_keeps", [0, 2], ids=["the book's sums", "its own walk"])
+def test_book_signals_match_the_reference_book_on_a_random_stream(book_keeps: int) -> None:
+    n = 1_500
+    stream = _random_stream(n)
     books = OrderBooks(BookConfig(instruments=1, max_instrument_id=9, levels=64, orders=1024))
+    books.track_top_levels(book_keeps)  # 2: the book keeps sums for another N than 3
     signals = MicroSignals(SignalConfig(levels=3), books)
+    assert books.top_levels == (book_keeps or 3)
     reference = ReferenceBooks()
     checked = 0
     for i in range(n):
@@ -164,6 +173,24 @@ def test_book_signals_match_the_reference_book_on_a_random_stream() -> None:
         assert v["ask_distance"] == pytest.approx(sum(q * (p - mid) for p, q in asks) / total_a)
         checked += 1
     assert checked > n // 2
+
+
+def test_the_books_sums_and_the_signals_own_walk_give_identical_state() -> None:
+    stream = _random_stream(3_000)
+    states = []
+    for book_keeps in (0, 2):
+        books = OrderBooks(BookConfig(instruments=1, max_instrument_id=9, levels=64, orders=1024))
+        books.track_top_levels(book_keeps)
+        signals = MicroSignals(SignalConfig(levels=3, flow_half_life_ns=50_000), books)
+        signals.process(stream)
+        states.append(signals.state)
+    for name, array in states[0]._asdict().items():
+        assert np.array_equal(array, getattr(states[1], name)), name
+
+
+@pytest.mark.parametrize("x", [0.0, 1e-9, 1e-4, 0.01, 1 / 32 - 1e-12, 1 / 32, 0.5, 7.0])
+def test_the_flow_decay_is_exp_to_the_last_bits(x: float) -> None:
+    assert kernels._exp_neg(x) == pytest.approx(math.exp(-x), rel=4e-16, abs=0)
 
 
 def test_config_from_toml_and_bad_values() -> None:
