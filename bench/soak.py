@@ -283,12 +283,12 @@ def _case_sidecar(repeats: int, events: int) -> list[dict[str, Any]]:
     """Tick-to-order p99.9 with the sidecar draining and without, per round."""
     plain, watched = [], []
     for _ in range(repeats):
-        plain.append(percentiles_ns(latency_run(events)[0])["p99.9"])
+        plain.append(percentiles_ns(latency_run(events).latencies)["p99.9"])
         metrics = Metrics(MetricsConfig(), StageBudgets())
         sidecar = MetricsSidecar(metrics)
         sidecar.start()
         try:
-            watched.append(percentiles_ns(latency_run(events, metrics=metrics)[0])["p99.9"])
+            watched.append(percentiles_ns(latency_run(events, metrics=metrics).latencies)["p99.9"])
         finally:
             sidecar.stop()
     diffs = [w - p for p, w in zip(plain, watched, strict=True)]

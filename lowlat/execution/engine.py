@@ -18,6 +18,7 @@ from lowlat.execution import kernels
 from lowlat.execution.config import ExecutionConfig
 from lowlat.execution.layout import (
     C_DECISION_SAMPLES,
+    C_ENGINE_SAMPLES,
     C_EXECUTION_SAMPLES,
     COUNTER_FIELDS,
     O_ID,
@@ -131,13 +132,22 @@ class ExecutionEngine:
 
     def counters(self) -> dict[str, int]:
         """Every counter by name: decisions, sends, refusals and report anomalies."""
-        return {name: int(v) for name, v in zip(COUNTER_FIELDS, self.state.counters, strict=True)}
+        values = self.state.counters[: len(COUNTER_FIELDS)]
+        return {name: int(v) for name, v in zip(COUNTER_FIELDS, values, strict=True)}
 
     def latency(self) -> dict[str, np.ndarray]:
-        """The latency samples still held, per segment: ``decision`` and ``execution`` (ns)."""
+        """The latency samples still held, per segment (ns).
+
+        ``decision``: trigger received → decision (ours, the feed ring's wait included);
+        ``engine``: the engine's last mark before the decision (its block taken off the
+        ring, its previous decision, or the block's previous round done) → decision: ours
+        without the waits in the ring and behind earlier records; ``execution``: order
+        sent → the venue's first report (theirs).
+        """
         out = {}
         for name, ring, word in (
             ("decision", self.state.decision_latency, C_DECISION_SAMPLES),
+            ("engine", self.state.engine_latency, C_ENGINE_SAMPLES),
             ("execution", self.state.execution_latency, C_EXECUTION_SAMPLES),
         ):
             held = min(int(self.state.counters[word]), len(ring))

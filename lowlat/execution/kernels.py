@@ -56,6 +56,8 @@ from lowlat.execution.layout import (
     C_DECISION_SAMPLES,
     C_DECISIONS,
     C_DUPLICATE_REPORTS,
+    C_ENGINE_MARK_NS,
+    C_ENGINE_SAMPLES,
     C_EXECUTION_SAMPLES,
     C_NEXT_ID,
     C_NOT_WORKING,
@@ -285,6 +287,13 @@ def submit(
     row[O_TARGET] = intent["orig_client_order_id"] if action != _NEW else 0
     if trigger_recv_ns > 0:
         _sample(ex.decision_latency, counters, C_DECISION_SAMPLES, now_ns - trigger_recv_ns)
+        # The engine's own share: from its last mark before this decision — the block taken
+        # off the feed ring, the previous decision, or the block's previous round done
+        # (outside an engine loop: the trigger's receipt) — so neither the wait in the ring
+        # nor the wait behind earlier records of the block.
+        since = max(counters[C_ENGINE_MARK_NS], trigger_recv_ns)
+        _sample(ex.engine_latency, counters, C_ENGINE_SAMPLES, now_ns - since)
+    counters[C_ENGINE_MARK_NS] = now_ns
     life = load_acquire(lifecycle, 0)
     reducing = action == _CANCEL
     target = -1

@@ -94,7 +94,9 @@ C_OUT_OF_ORDER_REPORTS = 12
 C_DECISION_SAMPLES = 13  # samples written to the decision-latency ring (all time)
 C_EXECUTION_SAMPLES = 14
 C_ACKS = 15  # ack records written for the strategy and the journal
-COUNTER_WORDS = 16
+C_ENGINE_SAMPLES = 16  # samples written to the engine-time ring (all time)
+C_ENGINE_MARK_NS = 17  # engine's last mark: block taken, decision made or round done
+COUNTER_WORDS = 24
 COUNTER_FIELDS = (
     "next_client_order_id",
     "decisions",
@@ -112,7 +114,8 @@ COUNTER_FIELDS = (
     "decision_samples",
     "execution_samples",
     "acks",
-)
+    "engine_samples",
+)  # C_ENGINE_MARK_NS is a time stamp, not a counter: not reported
 
 
 class ExecState(NamedTuple):
@@ -122,6 +125,7 @@ class ExecState(NamedTuple):
     counters: np.ndarray  # int64[COUNTER_WORDS]
     decision_latency: np.ndarray  # int64[samples]: trigger receive → decision, ns
     execution_latency: np.ndarray  # int64[samples]: sent → venue report, ns
+    engine_latency: np.ndarray  # int64[samples]: the engine's own time on a decision, ns
 
 
 def allocate(config: ExecutionConfig) -> ExecState:
@@ -131,6 +135,7 @@ def allocate(config: ExecutionConfig) -> ExecState:
         counters=np.zeros(COUNTER_WORDS, np.int64),
         decision_latency=np.zeros(config.samples, np.int64),
         execution_latency=np.zeros(config.samples, np.int64),
+        engine_latency=np.zeros(config.samples, np.int64),
     )
     state.counters[C_NEXT_ID] = config.first_client_order_id
     return state

@@ -31,7 +31,15 @@ from lowlat.core.records import OrderAction
 from lowlat.core.ring import WaitStrategy
 from lowlat.core.ring.kernels import has_room, idle, poll_batch
 from lowlat.execution.kernels import on_reports, submit
-from lowlat.execution.layout import C_NEXT_ID, O_ACCOUNT, O_ID, O_INSTRUMENT, O_SIDE, O_STATE
+from lowlat.execution.layout import (
+    C_ENGINE_MARK_NS,
+    C_NEXT_ID,
+    O_ACCOUNT,
+    O_ID,
+    O_INSTRUMENT,
+    O_SIDE,
+    O_STATE,
+)
 from lowlat.execution.pipeline_kernels import tick_to_order
 from lowlat.execution.states import OrderState
 from lowlat.journal.format import USER_TYPES, RecordType
@@ -326,7 +334,9 @@ def process_block(
     """
     events = s.block
     if n > 0:
-        sample(metrics, _INGEST, monotonic_ns() - events[0]["recv_ns"])
+        taken_ns = monotonic_ns()
+        ex.counters[C_ENGINE_MARK_NS] = taken_ns  # engine-time samples start at a mark
+        sample(metrics, _INGEST, taken_ns - events[0]["recv_ns"])
     total = 0
     i = 0
     while i < n:
@@ -346,6 +356,7 @@ def process_block(
             s.decision_acks, s.ticks, s.breaker_changes, True,
         )  # fmt: skip
         now = monotonic_ns()
+        ex.counters[C_ENGINE_MARK_NS] = now
         control[L_CONSUMED] += consumed
         control[L_BREAKER_CHANGES] += changed
         control[L_PATTERNS] += fired

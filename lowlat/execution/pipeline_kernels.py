@@ -16,8 +16,9 @@ so a record's own price move gates its decisions.
 
 Time: risk's time-based limits (throttle, duplicate window) run on the trigger's
 ``recv_ns`` — a recorded input, so a replay of the same records decides the same — while
-the decision itself is stamped with the monotonic clock (``decision_ns``, the latency
-samples), which a replay does not reproduce and nothing decides on.
+the decision itself is stamped with the monotonic clock once past the breakers and the
+risk check (``decision_ns``, the latency samples), which a replay does not reproduce and
+nothing decides on.
 
 Risk is checked against the instrument's mid as the reference price, and the intent
 carries its client order id (the next ids, in order) before the check, so that risk
@@ -157,11 +158,11 @@ def tick_to_order(
                     reason = _MARKET_HALT
                 elif instrument_state(breakers, intent["instrument"]) >= _LIMIT_STATE:
                     reason = _BREAKER
-            now = monotonic_ns()
             if reason == 0:
                 target = slot_of(book, intent["instrument"])
                 reference = signals.marks[target, M_TWICE_MID] // 2 if target >= 0 else 0
                 reason = check_order(risk, intents, j, e["recv_ns"], reference)
+            now = monotonic_ns()  # past the breakers and the risk check: the decision's time
             acked = n_acks
             n_out, n_acks = submit(
                 ex,

@@ -62,6 +62,7 @@ def test_a_provisional_ack_carries_sequence_and_both_timestamps() -> None:
     assert engine.order(1)["state"] == OrderState.PROVISIONAL
     assert engine.order(1)["trigger_seq"] == 77
     assert engine.latency()["decision"].tolist() == [750]
+    assert engine.latency()["engine"].tolist() == [750]  # no engine loop: from the receipt
 
 
 def test_sent_orders_carry_their_decision(ready: ExecutionEngine) -> None:

@@ -108,6 +108,14 @@ def test_the_engine_thread_drains_the_ring_and_answers_every_order(
     assert counters["orders"] == pipeline.execution.counters()["sent"] > 5
     states = [pipeline.execution.order(i)["state"] for i in pipeline.execution.working_orders()]
     assert OrderState.PENDING_NEW not in states  # the in-process venue answered them all
+    # Each decision's engine time starts at the engine's last mark before it (its block
+    # taken, its previous decision, a round done): never before the trigger's receipt, so
+    # never longer than the decision latency, which counts the waits too.
+    latency = pipeline.execution.latency()
+    assert len(latency["engine"]) == len(latency["decision"]) > 5
+    assert (latency["engine"] >= 0).all()
+    assert (latency["engine"] <= latency["decision"]).all()
+    assert (latency["engine"] < latency["decision"]).any()  # the records waited in the ring
     assert [o.client_order_id for o in pipeline.risk.working_orders()] == sorted(
         pipeline.execution.working_orders()
     )
