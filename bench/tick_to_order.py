@@ -11,10 +11,12 @@ answering every order, its reports applied to the order lifecycle and to risk.
 ``latency``: a compiled producer (nogil, in the calling thread) publishes the records to
 a lossless ring at 1 M msg/s, busy-waiting on the monotonic clock and stamping
 ``recv_ns`` as it publishes — the feed handler's receive time. The engine thread polls
-the ring and runs the loop. Tick-to-order = ``decision_ns − recv_ns`` of the record that
-triggered each decision, taken at the decision gate after the risk check: the
-execution stage's decision-latency samples, all of them (the sample ring holds the whole
-run), but the first 10 % of the decisions. The target is p99.9 ≤ 10 µs. The same
+the ring and runs the loop, pinned to a core of its own; the producer and, when
+journaling, the journal writer are pinned to the other (:func:`cpus`). Tick-to-order =
+``decision_ns − recv_ns`` of the record that triggered each decision, taken at the
+decision gate after the risk check: the execution stage's decision-latency samples, all
+of them (the sample ring holds the whole run), but the first 10 % of the decisions. The
+target is p99.9 ≤ 10 µs. The same
 decisions are also timed by the engine's own share (the execution stage's engine-time
 samples): from its last mark before each decision — the block taken off the ring, its
 previous decision, or the block's previous round done — so without the waits in the ring
@@ -36,6 +38,7 @@ one, left a venue batch unsent or found the outbound buffer full is an error.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import tempfile
 import time
@@ -55,6 +58,7 @@ from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus
 from lowlat.core.ring import kernels as ring_kernels
+from lowlat.core.sched import pin_thread
 from lowlat.execution import ExecutionConfig, ExecutionEngine
 from lowlat.execution.examples import imbalance_quoter_strategy
 from lowlat.execution.layout import C_DECISION_SAMPLES
@@ -160,6 +164,16 @@ class LatencyRun(NamedTuple):
     engine: np.ndarray  # the engine's own share: trigger's block off the ring → decision
 
 
+def cpus() -> tuple[int, int]:
+    """``(feed side, engine)`` CPUs: the engine gets a core of its own when there are two.
+
+    The paced producer (the feed handler) and the journal writer share the other, as a
+    latency-sensitive deployment would place them; ``(-1, -1)`` on one CPU.
+    """
+    allowed = sorted(os.sched_getaffinity(0))
+    return (allowed[0], allowed[-1]) if len(allowed) > 1 else (-1, -1)
+
+
 def latency_run(
     n: int, journal: Journal | None = None, metrics: Metrics | None = None
 ) -> LatencyRun:
@@ -169,10 +183,14 @@ def latency_run(
     loop = engine_loop(journal, metrics)
     ring = RingBus(1 << 16)
     consumer = ring.add_consumer(policy="lossless")
-    loop.start(ring, consumer)
+    feed_cpu, engine_cpu = cpus()
+    allowed = os.sched_getaffinity(0)
+    loop.start(ring, consumer, cpu=engine_cpu)
     try:
+        pin_thread(feed_cpu)
         produce_paced(*ring.arrays, words, INTERVAL_NS)
     finally:
+        os.sched_setaffinity(0, allowed)
         loop.stop()
         ring.close()
     ex = loop.pipeline.execution.state
@@ -258,7 +276,7 @@ def _journaled_run(n: int) -> LatencyRun:
     """:func:`latency_run` with every input and output journaled (fsync every 10 ms)."""
     directory = Path(tempfile.mkdtemp(prefix="lowlat-bench-journal-"))
     try:
-        config = JournalConfig(fsync="interval", ring_capacity=1 << 20)
+        config = JournalConfig(fsync="interval", ring_capacity=1 << 20, writer_cpu=cpus()[0])
         with Journal(directory, config) as journal:
             run = latency_run(n, journal)
             journal.flush()
@@ -280,7 +298,10 @@ def _case_journal_overhead(repeats: int, events: int) -> list[dict[str, Any]]:
         engine_diffs.append(percentiles_ns(b.engine)["p99.9"] - percentiles_ns(a.engine)["p99.9"])
         errors += a.errors + b.errors
     diffs = [j - p for p, j in zip(plain, journaled, strict=True)]
-    note = "same stream, plain then journaled in each round; journal fsync every 10 ms"
+    note = (
+        "same stream, plain then journaled in each round; journal fsync every 10 ms, "
+        "its writer pinned beside the producer"
+    )
     return [
         {
             "name": "tick-to-order p99.9, journaled, 1 M msg/s",

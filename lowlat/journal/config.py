@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
+from lowlat.core.sched import check_cpu
+
 __all__ = ["FsyncPolicy", "JournalConfig"]
 
 
@@ -26,6 +28,7 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "fsync_interval_ms": (1, 3_600_000),
     "producers": (1, 64),
     "keep_snapshots": (1, 1_000),
+    "writer_cpu": (-1, 1 << 20),
 }
 
 
@@ -54,6 +57,10 @@ class JournalConfig:
     keep_snapshots
         Snapshots a :class:`~lowlat.journal.SnapshotStore` made by :func:`checkpoint` keeps;
         segments wholly covered by the oldest kept one are retired.
+    writer_cpu
+        CPU to pin the writer thread to; -1 leaves it to the OS. On a host where the engine
+        thread has a core of its own, put the writer elsewhere (with the feed), so that its
+        bursts of framing, ``write`` and ``fsync`` never take the engine's core.
     """
 
     segment_bytes: int = 64 << 20
@@ -63,6 +70,7 @@ class JournalConfig:
     fsync_interval_ms: int = 10
     producers: int = 1
     keep_snapshots: int = 3
+    writer_cpu: int = -1
 
     def __post_init__(self) -> None:
         for name, (low, high) in _LIMITS.items():
@@ -75,6 +83,10 @@ class JournalConfig:
             raise ValueError(
                 f"journal config ring_capacity must be a power of two, got {self.ring_capacity}"
             )
+        try:
+            check_cpu(self.writer_cpu)
+        except ValueError as error:
+            raise ValueError(f"journal config writer_cpu: {error}") from None
         object.__setattr__(self, "fsync", _policy(self.fsync))
 
     @classmethod

@@ -25,6 +25,7 @@ from lowlat.core.atomics import load_acquire, store_release
 from lowlat.core.memory import touched
 from lowlat.core.ring import RingBus
 from lowlat.core.ring import kernels as ring_kernels
+from lowlat.core.sched import pin_thread
 from lowlat.journal.config import FsyncPolicy, JournalConfig
 from lowlat.journal.files import AppendFile, FileLayer
 from lowlat.journal.format import (
@@ -78,6 +79,7 @@ class Writer:
         self._rings = list(rings)
         self._consumers = list(consumers)
         self._sync_policy = config.fsync
+        self._cpu = config.writer_cpu
         self._interval_ns = config.fsync_interval_ms * _NS_PER_MS
         self._segment_bytes = config.segment_bytes
         self._batch = config.batch_records
@@ -219,6 +221,7 @@ class Writer:
     def _run(self) -> None:
         idle = _IDLE_FIRST_S
         try:
+            pin_thread(self._cpu)
             while True:
                 # Read the stop flag before the pass: a record published before stop was set
                 # is then taken by this pass, so an empty pass after it means drained.

@@ -26,6 +26,7 @@ def test_from_toml_reads_the_journal_table():
     fsync_interval_ms = 5
     producers = 2
     keep_snapshots = 4
+    writer_cpu = 0
     """
     config = JournalConfig.from_toml(text)
     assert config == JournalConfig(
@@ -36,6 +37,7 @@ def test_from_toml_reads_the_journal_table():
         fsync_interval_ms=5,
         producers=2,
         keep_snapshots=4,
+        writer_cpu=0,
     )
     assert JournalConfig.from_dict(config.to_dict()) == config
 
@@ -55,6 +57,8 @@ def test_from_toml_accepts_keys_at_top_level():
         ('[journal]\nbatch_records = "8"', "batch_records"),
         ("[journal]\nproducers = true", "producers"),
         ("[journal]\nfsync_interval_ms = 0", "fsync_interval_ms"),
+        ("[journal]\nwriter_cpu = -2", "writer_cpu"),
+        ("[journal]\nwriter_cpu = 4096", "writer_cpu: CPU 4096 is not one this process"),
         ("journal = 3", "table"),
     ],
 )

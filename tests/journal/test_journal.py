@@ -14,6 +14,7 @@ from lowlat.journal import (
     RECORD_DTYPES,
     DirectoryInUse,
     Journal,
+    JournalConfig,
     JournalError,
     JournalReader,
     OsFiles,
@@ -343,6 +344,16 @@ def test_retire_deletes_only_segments_wholly_covered(directory):
     with Journal(directory, small_config()) as journal:
         assert journal.recovery.first_seq == firsts[-1]
         assert check_batches(journal.reader(), firsts[-1]) == journal.next_seq
+
+
+def test_the_writer_thread_runs_on_the_cpu_it_is_pinned_to(directory):
+    allowed = os.sched_getaffinity(0)
+    cpu = max(allowed)
+    with Journal(directory, JournalConfig(writer_cpu=cpu)) as journal:
+        journal.append(RecordType.LIFECYCLE, b"pinned")
+        journal.flush()
+        assert os.sched_getaffinity(journal._writer._thread.native_id) == {cpu}
+    assert os.sched_getaffinity(0) == allowed  # the opening thread is left as it was
 
 
 def test_one_writer_per_directory(directory):
