@@ -140,7 +140,7 @@ def _cpu_relax_ir(typingctx):
             fnty = ir.FunctionType(ir.VoidType(), [])
             pause = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse2.pause")
             builder.call(pause, [])
-        else:
+        else:  # pragma: no cover - no other architecture here to run it on
             builder.fence("seq_cst")
         return context.get_dummy_value()
 

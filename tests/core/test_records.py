@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lowlat.core import records
 from lowlat.core.records import (
     ACK_DTYPE,
     FILL_DTYPE,
@@ -16,6 +17,11 @@ from lowlat.core.records import (
 )
 
 ALL = {"market": MARKET_EVENT_DTYPE, "order": ORDER_DTYPE, "ack": ACK_DTYPE, "fill": FILL_DTYPE}
+
+
+def test_a_record_layout_of_another_size_is_refused_when_defined():
+    with pytest.raises(AssertionError, match="record is 16 bytes, expected 64"):
+        records._record([("seq", "<i8"), ("price", "<i8")])
 
 
 @pytest.mark.parametrize("dtype", ALL.values(), ids=ALL.keys())

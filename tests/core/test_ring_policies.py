@@ -18,8 +18,8 @@ from lowlat.core.ring import (
     WaitStrategy,
     kernels,
 )
-from lowlat.core.ring.layout import consumer_base
-from tests.core._ring_support import batch_seqs, fill_words, make_record, publish_seq
+from lowlat.core.ring.layout import H_GATE_CACHE, consumer_base
+from tests.core._ring_support import JIT, batch_seqs, fill_words, make_record, publish_seq
 
 CAPACITY = 8
 
@@ -382,6 +382,31 @@ def test_reattached_lossless_consumer_gates_again_from_its_own_cursor(ring, caug
     seqs, first, lost = poll_all(ring, consumer)
     assert (seqs, first, lost) == (list(range(cursor, cursor + CAPACITY)), cursor, 0)
     assert ring.consumer_stats(consumer).lost == 9
+
+
+@pytest.mark.skipif(
+    JIT, reason="swaps the CAS the interpreted kernel calls; compiled code binds its own"
+)
+def test_a_gate_rescan_keeps_a_lower_cache_the_control_plane_stored_meanwhile(ring, monkeypatch):
+    consumer = ring.add_consumer(Policy.LOSSLESS)
+    publish_range(ring, 0, 6)
+    poll_all(ring, consumer)
+    header = ring.arrays[0]
+    assert kernels._refresh_gate(header, 6) == 6 == header[H_GATE_CACHE]
+    swap = kernels.compare_and_swap
+    raced = []
+
+    def losing_once(array, index, expected, value):
+        if not raced:  # the rescan's CAS: a reattach lowers the cache first, and it loses
+            raced.append(index)
+            kernels.lower_gate(header, 2)
+            return False
+        return swap(array, index, expected, value)
+
+    monkeypatch.setattr(kernels, "compare_and_swap", losing_once)
+    assert kernels._refresh_gate(header, 6) == 2
+    assert raced == [H_GATE_CACHE]
+    assert header[H_GATE_CACHE] == 2  # not raised back to the rescan's 6
 
 
 def test_reattached_isolating_consumer_can_be_isolated_again(ring):

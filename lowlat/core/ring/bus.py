@@ -115,7 +115,7 @@ def _attach_untracked(name: str) -> shared_memory.SharedMemory:
     registration (and the creator's unlink then makes the tracker log a KeyError). So the
     registration is skipped instead.
     """
-    if sys.version_info >= (3, 13):
+    if sys.version_info >= (3, 13):  # pragma: no cover - CI runs Python 3.11
         return shared_memory.SharedMemory(name=name, track=False)
     with _TRACKER_LOCK:
         register = resource_tracker.register
