@@ -167,6 +167,13 @@ def status_table(status: dict[str, Any], title: str = "lowlat") -> Table:
             f"{_us(p['p50_ns'])} / {_us(p['p99_ns'])} / {_us(p['p99.9_ns'])}  "
             f"(n={p['count']:,}, breaches {p['breaches']:,})",
         )
+    engine = status.get("engine_time")
+    if engine:
+        table.add_row(
+            "engine's own time p50 / p99 / p99.9 µs",
+            f"{_us(engine['p50_ns'])} / {_us(engine['p99_ns'])} / {_us(engine['p99.9_ns'])}  "
+            f"(last {engine['count']:,} decisions)",
+        )
     return table
 
 

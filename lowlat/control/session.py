@@ -797,6 +797,23 @@ class Session:
             "fired": patterns.fired(),
         }
 
+    def _engine_time(self) -> dict[str, int]:
+        """Percentiles of the engine's own time over the last decisions (empty before one).
+
+        The engine's share of each decision, without the wait in the feed ring (see
+        ``ExecutionEngine.latency``), from the samples its ring still holds.
+        """
+        samples = self.pipeline.execution.latency()["engine"]
+        if samples.size == 0:
+            return {}
+        p = np.percentile(samples, _QUANTILES)
+        return {
+            "count": int(samples.size),
+            "p50_ns": int(p[0]),
+            "p99_ns": int(p[1]),
+            "p99.9_ns": int(p[2]),
+        }
+
     def status(self) -> dict[str, Any]:
         """Lifecycle, throughput, per-stage percentiles, drops, breakers, kill switch, journal."""
         now = time.monotonic_ns()
@@ -856,6 +873,7 @@ class Session:
             "venue": {**self.venue.stats(), "connected": self.venue.connected},
             "execution": {k: execution[k] for k in ("decisions", "sent", "provisional", "refused")},
             "stages": stages,
+            "engine_time": self._engine_time(),
             "breakers": {
                 "market_level": self.pipeline.breakers.market_level.name,
                 "instruments": breakers,

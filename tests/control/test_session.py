@@ -10,7 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from lowlat.cli.operate import status_table
 from lowlat.control.replay import replay
 from lowlat.control.session import DEFAULT_CONFIG, RunConfig, Session
 from lowlat.core.records import OrderAction
@@ -52,6 +54,11 @@ def test_a_session_serves_metrics_journals_everything_and_replays_identically(
     assert "lowlat_stage_latency_microseconds_bucket" in seen["metrics"]
     assert 'lowlat_pattern_events_total{kind="pair_zscore",pattern="pair-1-2"' in seen["metrics"]
     assert seen["status"]["lifecycle"] in ("WARMUP", "READY", "DEGRADED")
+    engine = result.status["engine_time"]  # the engine's own share of each decision
+    assert engine["count"] > 0 and 0 <= engine["p50_ns"] <= engine["p99_ns"] <= engine["p99.9_ns"]
+    rendered = Console(width=200, record=True)
+    rendered.print(status_table(result.status))
+    assert "engine's own time p50 / p99 / p99.9 µs" in rendered.export_text()
     assert [t for _, t, _ in result.lifecycle][-1] == "STOPPED"
     types = _types(journal)
     assert types.count(RecordType.MARKET_EVENT) == counters["events"]
