@@ -72,6 +72,18 @@ def book_events(instruments: tuple[int, ...]) -> st.SearchStrategy[tuple]:
     )
 
 
+def book_messages(instruments: tuple[int, ...]) -> st.SearchStrategy[list[tuple]]:
+    """Random messages: one to three :func:`book_events` records sharing a sequence number."""
+    return st.lists(book_events(instruments), min_size=1, max_size=3)
+
+
+def message(events: list[tuple], seq: int) -> np.ndarray:
+    """The records of one message, every one stamped with sequence number ``seq``."""
+    batch = records(*events, number=False)
+    batch["seq"] = seq
+    return batch
+
+
 @pytest.fixture
 def books() -> OrderBooks:
     """A small engine: 4 books, 8 levels a side, 64 order entries, 4 own orders."""

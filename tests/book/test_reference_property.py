@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from lowlat.book import INTEGRITY_FIELDS, BookConfig, OrderBooks, ReferenceBooks
 from lowlat.core.records import MARKET_EVENT_DTYPE, Side
-from tests.book.conftest import book_events, records
+from tests.book.conftest import book_messages, message
 
 INSTRUMENTS = (1, 2)
 DEPTH = 64
@@ -28,11 +27,10 @@ class EngineMatchesReference(RuleBasedStateMachine):
         self.reference = ReferenceBooks()
         self.seq = 0
 
-    @rule(message=st.lists(book_events(INSTRUMENTS), min_size=1, max_size=3))
-    def apply_message(self, message: list[tuple]) -> None:
+    @rule(events=book_messages(INSTRUMENTS))
+    def apply_message(self, events: list[tuple]) -> None:
         self.seq += 1
-        batch = records(*message, number=False)
-        batch["seq"] = self.seq
+        batch = message(events, self.seq)
         assert self.engine.apply(batch) == self.reference.apply_all(batch)
 
     @rule()

@@ -9,7 +9,17 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from lowlat.book import BookConfig, OrderBooks
 from lowlat.core.records import Side
-from tests.book.conftest import ADD, BUY, DELETE, QUOTE, SELL, book_events, event, records
+from tests.book.conftest import (
+    ADD,
+    BUY,
+    DELETE,
+    QUOTE,
+    SELL,
+    book_messages,
+    event,
+    message,
+    records,
+)
 
 INSTRUMENTS = (1, 2)
 CAPACITY = 4  # levels per side: prices 90..110 overflow it, so the farthest level drops
@@ -31,11 +41,10 @@ class TopSumsFollowTheLevels(RuleBasedStateMachine):
         self.books.track_top_levels(2)
         self.seq = 0
 
-    @rule(message=st.lists(book_events(INSTRUMENTS), min_size=1, max_size=3))
-    def apply_message(self, message: list[tuple]) -> None:
+    @rule(events=book_messages(INSTRUMENTS))
+    def apply_message(self, events: list[tuple]) -> None:
         self.seq += 1
-        batch = records(*message, number=False)
-        batch["seq"] = self.seq
+        batch = message(events, self.seq)
         self.books.apply(batch)
 
     @rule(levels=st.integers(1, CAPACITY + 1))
