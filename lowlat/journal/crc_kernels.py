@@ -23,6 +23,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from lowlat.core.byteorder import load_le64
 from lowlat.core.jit import hot_kernel
 
 __all__ = ["HARDWARE_CRC", "crc32c", "crc32c_table", "crc32c_update"]
@@ -94,21 +95,6 @@ def crc32c_update(crc: int, data: np.ndarray, start: int, end: int) -> int:
 
 
 @intrinsic
-def _load_u64(typingctx, data, index):
-    """Eight bytes of a uint8 array from ``index`` as one little-endian int64 (unaligned)."""
-
-    def codegen(context, builder, signature, args):
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
-            context, builder, signature.args[0], array, [args[1]], wraparound=False
-        )
-        wide = builder.bitcast(ptr, _I64.as_pointer())
-        return builder.load(wide, align=1)
-
-    return types.int64(data, index), codegen
-
-
-@intrinsic
 def _crc32_u64(typingctx, crc, value):
     """SSE4.2 ``crc32`` over eight bytes: the raw register in and out (low 32 bits)."""
 
@@ -137,7 +123,7 @@ def _hardware_update(crc, data, start, end):
     c = np.int64(crc) ^ MASK32
     i = start
     while i + 8 <= end:
-        c = _crc32_u64(c, _load_u64(data, i))
+        c = _crc32_u64(c, load_le64(data, i))
         i += 8
     while i < end:
         c = _crc32_u8(c, np.int64(data[i]))

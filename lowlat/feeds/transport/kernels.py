@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowlat.core.byteorder import load_be16
 from lowlat.core.jit import hot_kernel
 
 __all__ = ["SEQUENCED_DATA", "unwrap_sequenced"]
@@ -23,7 +24,7 @@ def unwrap_sequenced(buf: np.ndarray, pos: int, end: int, out: np.ndarray) -> tu
     o = 0
     count = 0
     while end - pos >= 3:
-        length = (np.int64(buf[pos]) << 8) | np.int64(buf[pos + 1])
+        length = load_be16(buf, pos)
         if buf[pos + 2] != SEQUENCED_DATA or length < 1 or end - pos < 2 + length:
             break
         size = length - 1
