@@ -20,12 +20,15 @@ from lowlat.book.layout import (
     BID,
     BOOK_FIELDS,
     COUNTER_FIELDS,
+    EMPTY_ID,
     G_BOOKS,
+    G_DISPLACED,
     G_TOP_LEVELS,
     O_AHEAD,
     O_PRICE,
     O_SIDE,
     O_SLOT,
+    OR_ID,
     BookState,
     allocate,
 )
@@ -124,6 +127,17 @@ class OrderBooks:
     def top_levels(self) -> int:
         """Levels per side the top-N sums cover (0: none kept)."""
         return int(self.state.counters[G_TOP_LEVELS])
+
+    def after_restore(self) -> None:
+        """Recount the displaced order-table entries after the arrays were loaded.
+
+        Snapshots written before the count existed hold 0 there; with too low a count a
+        removal would skip a shift that a displaced entry needs.
+        """
+        ids = self.state.orders[:, OR_ID]
+        home = (ids ^ (ids >> 32)) & (ids.shape[0] - 1)
+        displaced = (ids != EMPTY_ID) & (home != np.arange(ids.shape[0]))
+        self.state.counters[G_DISPLACED] = np.count_nonzero(displaced)
 
     def finish(self) -> None:
         """End of stream: run the crossed/locked check of the last message."""

@@ -85,6 +85,7 @@ from lowlat.book.layout import (
     G_BAD_EVENT,
     G_BAD_INSTRUMENT,
     G_BOOKS,
+    G_DISPLACED,
     G_EVENTS,
     G_IGNORED,
     G_INSTRUMENT_OVERFLOW,
@@ -394,8 +395,10 @@ def _insert_order(
     if counters[G_LIVE_ORDERS] >= state.order_limit[0]:
         counters[G_ORDER_TABLE_FULL] += 1
         return -1
-    if probe > counters[G_MAX_PROBE]:
-        counters[G_MAX_PROBE] = probe
+    if probe > 0:
+        counters[G_DISPLACED] += 1
+        if probe > counters[G_MAX_PROBE]:
+            counters[G_MAX_PROBE] = probe
     orders[pos, OR_ID] = order_id
     orders[pos, OR_PRICE] = price
     orders[pos, OR_QTY] = qty
@@ -409,21 +412,31 @@ def _insert_order(
 
 @hot_kernel_inline
 def _remove_order_at(state: BookState, pos: int) -> None:
-    """Free entry ``pos``, shifting later entries of its probe chain back (no tombstones)."""
+    """Free entry ``pos``, shifting later entries of its probe chain back (no tombstones).
+
+    With no displaced entry left in the table, none can move toward its home: the scan
+    to the end of the chain is skipped.
+    """
     orders = state.orders
     priority = state.order_priority
+    counters = state.counters
     mask = orders.shape[0] - 1
-    state.counters[G_LIVE_ORDERS] -= 1
+    counters[G_LIVE_ORDERS] -= 1
     state.book[orders[pos, OR_META] >> _SLOT_SHIFT, B_ORDERS] -= 1
+    if _home(orders[pos, OR_ID], mask) != pos:
+        counters[G_DISPLACED] -= 1
     i = pos
     j = (i + 1) & mask
-    while orders[j, OR_ID] != EMPTY_ID:
+    while counters[G_DISPLACED] > 0 and orders[j, OR_ID] != EMPTY_ID:
         home = _home(orders[j, OR_ID], mask)
-        # The entry at j may fill the hole at i unless its home lies cyclically in (i, j].
+        # The entry at j may fill the hole at i unless its home lies cyclically in (i, j]
+        # (so a moved entry was displaced; at i it is home, or still displaced).
         if (i < j and (home <= i or home > j)) or (j < i and j < home <= i):
             for w in range(orders.shape[1]):
                 orders[i, w] = orders[j, w]
             priority[i] = priority[j]
+            if home == i:
+                counters[G_DISPLACED] -= 1
             i = j
         j = (j + 1) & mask
     orders[i, OR_ID] = EMPTY_ID

@@ -16,10 +16,11 @@ Order table
     Open addressing with linear probing on the venue's order id (the identity with the
     high bits folded in: venues number orders consecutively, so live orders sit close
     together in the table and stay in cache). Each entry is one 32-byte row: id, price,
-    remaining size and a packed word ``slot << 32 | generation << 1 | side``. Removal
-    shifts the following entries back (no tombstones), so probe chains never rot.
-    Clearing a book (a snapshot) bumps the book's generation; entries of older
-    generations are dead and removed lazily when a lookup meets them.
+    remaining size and a packed word ``slot << 32 | side``. Removal shifts the following
+    entries of the probe chain back (no tombstones), so chains never rot; while no entry
+    sits away from its home (``G_DISPLACED`` = 0, the usual case with consecutive ids)
+    there is nothing to shift and a removal only frees its entry. Clearing a book (a
+    snapshot) removes its orders.
 
 Own orders
     A small table of the strategy's own resting orders with the size queued ahead of each.
@@ -119,6 +120,7 @@ G_PRIORITY = 9  # arrival counter stamped on every order (queue priority)
 G_OWN_ORDERS = 10
 G_MAX_PROBE = 11  # longest order-table probe seen
 G_TOP_LEVELS = 12  # levels per side the book[B_TOP_*] sums cover; 0 keeps no sums
+G_DISPLACED = 13  # order-table entries not at their home entry (0: removals shift nothing)
 G_PENDING_SLOT = 14  # book whose crossed/locked check waits for its message to end, or -1
 G_PENDING_SEQ = 15  # sequence number of that message
 COUNTER_WORDS = 16
@@ -136,6 +138,7 @@ COUNTER_FIELDS = (
     "own_orders",
     "max_probe",
     "top_levels",
+    "displaced",
 )
 
 # own orders: own[i, O_*]

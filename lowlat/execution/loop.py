@@ -419,6 +419,7 @@ class EngineLoop:
                 array[lk.L_CANCEL_ALL] = saved[lk.L_CANCEL_ALL_DONE]
             else:
                 np.copyto(array, arrays[name])
+        self.pipeline.books.after_restore()
         for k, engine in enumerate(self.scratch.cell_engine):
             self._set_cell(k, engine)
 

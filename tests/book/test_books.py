@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lowlat.book import FLAG_BOOK_START, FLAG_TOP_OF_BOOK, BookConfig, OrderBooks, TopOfBook
+from lowlat.book.layout import G_DISPLACED
 from lowlat.feeds.depth import FLAG_BOOK_START as DEPTH_BOOK_START
 from lowlat.feeds.depth import FLAG_TOP_OF_BOOK as DEPTH_TOP_OF_BOOK
 from lowlat.feeds.fix import FLAG_BOOK_START as FIX_BOOK_START
@@ -258,6 +259,24 @@ def test_order_table_keeps_every_order_findable_through_removals() -> None:
         assert books.counters()["live_orders"] == len(ids) - step - 1
     assert books.integrity()["unknown_order"] == 0
     assert books.levels(1, BUY, 64) == []
+
+
+def test_displaced_entries_are_counted_and_recounted_after_a_restore() -> None:
+    # A snapshot from before the count existed holds 0 there, which would let removals
+    # skip the shifts that displaced entries need.
+    books = OrderBooks(BookConfig(instruments=1, levels=64, orders=64))
+    ids = [5, 69, 133, 6, 7, 200]  # homes 5, 5, 5, 6, 7, 8: all but the first pushed on
+    books.apply(records(*(event(ADD, BUY, 100 + i, 1, oid) for i, oid in enumerate(ids))))
+    assert books.counters()["displaced"] == 5
+    books.state.counters[G_DISPLACED] = 0
+    books.after_restore()
+    assert books.counters()["displaced"] == 5
+    books.apply(records(event(DELETE, order_id=5, seq=50), number=False))
+    assert books.counters()["displaced"] == 4  # 69 moved home; the others one entry back
+    for step, oid in enumerate([7, 69, 200, 133, 6]):
+        books.apply(records(event(DELETE, order_id=oid, seq=60 + step), number=False))
+    assert books.integrity()["unknown_order"] == 0
+    assert books.counters()["displaced"] == books.counters()["live_orders"] == 0
 
 
 @pytest.mark.parametrize(

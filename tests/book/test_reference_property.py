@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from lowlat.book import INTEGRITY_FIELDS, BookConfig, OrderBooks, ReferenceBooks
+from lowlat.book.layout import EMPTY_ID, OR_ID
 from lowlat.core.records import MARKET_EVENT_DTYPE, Side
 from tests.book.conftest import book_messages, message
 
@@ -54,6 +55,20 @@ class EngineMatchesReference(RuleBasedStateMachine):
         assert counters["bad_event"] == self.reference.bad_events
         live = sum(len(b.orders) for b in self.reference.books.values())
         assert counters["live_orders"] == live
+
+    @invariant()
+    def order_table_chains_are_unbroken(self) -> None:
+        # Linear probing: between an entry's home and the entry itself no entry is free,
+        # and the displaced count (which lets removals skip the shift) is exact.
+        ids = self.engine.state.orders[:, OR_ID]
+        mask = ids.shape[0] - 1
+        displaced = 0
+        for pos in np.flatnonzero(ids != EMPTY_ID):
+            home = (int(ids[pos]) ^ (int(ids[pos]) >> 32)) & mask
+            distance = (pos - home) & mask
+            assert all(ids[(home + k) & mask] != EMPTY_ID for k in range(distance))
+            displaced += distance > 0
+        assert self.engine.counters()["displaced"] == displaced
 
     @invariant()
     def top_sums_agree(self) -> None:
