@@ -46,6 +46,7 @@ from lowlat.feeds.kernels import write_event
 from lowlat.signals.micro.layout import (
     C_TICKS,
     C_TICKS_DROPPED,
+    F_FLOW_DECAY_RATE,
     F_MIGRATION_DECAY,
     F_VOLATILITY_DECAY,
     M_ASK,
@@ -63,7 +64,6 @@ from lowlat.signals.micro.layout import (
     M_TWICE_MID,
     M_TWO_SIDED,
     M_UPDATES,
-    P_FLOW_HALF_LIFE_NS,
     P_LEVELS,
     P_TRADE_SIDE_IS_AGGRESSOR,
     S_ASK_DISTANCE,
@@ -89,7 +89,6 @@ from lowlat.signals.micro.layout import (
 
 __all__ = ["derive", "derive_all", "emit_tick", "process_batch", "update"]
 
-_LN2 = math.log(2.0)
 _BPS = 10_000.0
 _TAYLOR_LIMIT = 1.0 / 32
 _EXECUTE = EventKind.EXECUTE.value
@@ -135,7 +134,7 @@ def _flow(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns: 
     values = sig.values[slot]
     dt = exchange_ns - marks[M_FLOW_NS]
     if dt > 0:
-        keep = _exp_neg(_LN2 * dt / sig.iparams[P_FLOW_HALF_LIFE_NS])
+        keep = _exp_neg(dt * sig.fparams[F_FLOW_DECAY_RATE])
         values[V_BUY_FLOW] *= keep
         values[V_SELL_FLOW] *= keep
         marks[M_FLOW_NS] = exchange_ns
@@ -196,16 +195,20 @@ def update(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns:
     marks[M_ASK_TOTAL] = ask_total
     marks[M_BID_NOTIONAL] = bid_notional
     marks[M_ASK_NOTIONAL] = ask_notional
-    values = sig.values
+    values = sig.values[slot]
     # Mean distance of the N-level depth from the mid: ((ask_notional/ask_total - mid) +
-    # (mid - bid_notional/bid_total)) / 2.
-    distance = 0.5 * (ask_notional / ask_total - bid_notional / bid_total)
+    # (mid - bid_notional/bid_total)) / 2, over one common denominator (one division).
+    ask_weight = float(ask_total)
+    bid_weight = float(bid_total)
+    distance = (0.5 * (ask_notional * bid_weight - bid_notional * ask_weight)) / (
+        ask_weight * bid_weight
+    )
     if marks[M_HAS_DISTANCE]:
         keep = sig.fparams[F_MIGRATION_DECAY]
-        change = distance - values[slot, V_DISTANCE]
-        values[slot, V_MIGRATION] = keep * values[slot, V_MIGRATION] + (1.0 - keep) * change
+        change = distance - values[V_DISTANCE]
+        values[V_MIGRATION] = keep * values[V_MIGRATION] + (1.0 - keep) * change
     marks[M_HAS_DISTANCE] = 1
-    values[slot, V_DISTANCE] = distance
+    values[V_DISTANCE] = distance
     twice_mid = bid + ask
     previous = marks[M_TWICE_MID]
     if twice_mid == previous:
@@ -216,7 +219,7 @@ def update(sig: SignalState, book: BookState, slot: int, kind: int, exchange_ns:
     marks[M_MID_CHANGES] += 1
     ret = (twice_mid / previous - 1.0) * _BPS
     keep = sig.fparams[F_VOLATILITY_DECAY]
-    values[slot, V_VARIANCE] = keep * values[slot, V_VARIANCE] + (1.0 - keep) * ret * ret
+    values[V_VARIANCE] = keep * values[V_VARIANCE] + (1.0 - keep) * ret * ret
     return True
 
 

@@ -8,6 +8,7 @@ users read are derived from both on demand. Parameters travel as two small array
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -78,6 +79,7 @@ P_FLOW_HALF_LIFE_NS = 1
 P_TRADE_SIDE_IS_AGGRESSOR = 2
 F_MIGRATION_DECAY = 0
 F_VOLATILITY_DECAY = 1
+F_FLOW_DECAY_RATE = 2  # ln 2 / flow half-life, per ns: a multiply per trade, not a divide
 
 # counters[C_*] (int64): pipeline-wide
 C_TICKS = 0  # TICK records written for mid changes
@@ -91,7 +93,7 @@ class SignalState(NamedTuple):
     values: np.ndarray  # float64[slots, VALUE_WORDS]
     marks: np.ndarray  # int64[slots, MARK_WORDS]
     iparams: np.ndarray  # int64[3]
-    fparams: np.ndarray  # float64[2]
+    fparams: np.ndarray  # float64[3]
     counters: np.ndarray  # int64[COUNTER_WORDS]
 
 
@@ -108,6 +110,7 @@ def allocate(config: SignalConfig, slots: int) -> SignalState:
             [
                 SignalConfig.decay(config.migration_half_life),
                 SignalConfig.decay(config.volatility_half_life),
+                math.log(2.0) / config.flow_half_life_ns,
             ],
             np.float64,
         ),
