@@ -43,7 +43,7 @@ from lowlat.execution.layout import (
 from lowlat.execution.pipeline_kernels import tick_to_order
 from lowlat.execution.states import OrderState
 from lowlat.journal.format import USER_TYPES, RecordType
-from lowlat.journal.kernels import publish_batch
+from lowlat.journal.kernels import prefetch_slots, publish_batch
 from lowlat.risk.kernels import check_order, on_ack, on_fill
 from lowlat.venue.gateway_kernels import route
 
@@ -155,6 +155,7 @@ _CANCEL = OrderAction.CANCEL.value
 _ACKED = OrderState.ACKED.value
 _PARTIAL = OrderState.PARTIAL.value
 _YIELD = WaitStrategy.YIELD.value
+_OUTPUT_SLACK = 4  # journal entries prefetched beyond a block's records: its orders and acks
 
 
 @hot_kernel_inline
@@ -337,6 +338,10 @@ def process_block(
         taken_ns = monotonic_ns()
         ex.counters[C_ENGINE_MARK_NS] = taken_ns  # engine-time samples start at a mark
         sample(metrics, _INGEST, taken_ns - events[0]["recv_ns"])
+        if control[L_JOURNAL] != 0:
+            # The block's records and a round's outputs: their entries arrive while it is
+            # decided on, rather than each stalling its hand-off.
+            prefetch_slots(journal.header, journal.stamps, journal.slots, n + _OUTPUT_SLACK)
     total = 0
     i = 0
     while i < n:

@@ -113,6 +113,19 @@ def test_has_room_says_whether_that_many_publishes_would_pass(ring):
     assert ring.stats().back_pressured == 1  # asking is not counted as a refusal
 
 
+def test_claimable_says_how_many_of_a_batch_would_pass(ring):
+    consumer = ring.add_consumer(Policy.LOSSLESS)
+    publish_range(ring, 0, 5)
+    header = ring.arrays.header
+    assert kernels.claimable(header, 3) == 3
+    assert kernels.claimable(header, CAPACITY) == CAPACITY - 5
+    poll_all(ring, consumer, 4)  # a stale gate cache is rescanned when the batch does not fit
+    assert kernels.claimable(header, CAPACITY) == CAPACITY - 1
+    publish_range(ring, 5, CAPACITY + 4)
+    assert kernels.claimable(header, 2) == 0
+    assert ring.stats().back_pressured == 0  # asking is not counted as a refusal
+
+
 def test_has_room_is_unbounded_without_a_lossless_consumer(ring):
     ring.add_consumer(Policy.OVERWRITE)
     publish_range(ring, 0, 3 * CAPACITY)

@@ -153,18 +153,29 @@ def try_claim(header: np.ndarray, stamps: np.ndarray) -> int:
 
 
 @hot_kernel_inline
-def has_room(header: np.ndarray, count: int) -> bool:
-    """Whether ``count`` more records could be published now without back-pressure.
+def claimable(header: np.ndarray, count: int) -> int:
+    """How many of ``count`` more records could be published now (0..count).
 
-    The producer's question before taking on work whose output must not be refused. It
-    rescans the gating consumers only when the gate cache says there is no room, and
-    counts nothing: a refusal is counted when a publish is refused.
+    For a producer that claims a batch at once: one gate check for all of it. It rescans
+    the gating consumers only when the gate cache says they do not all fit, and counts
+    nothing: a refusal is counted by whoever refuses.
     """
     seq = header[H_PUBLISH_CURSOR]
     capacity = header[H_CAPACITY]
-    if seq + count <= header[H_GATE_CACHE] + capacity:
-        return True
-    return seq + count <= _refresh_gate(header, seq) + capacity
+    limit = header[H_GATE_CACHE] + capacity
+    if seq + count > limit:
+        limit = _refresh_gate(header, seq) + capacity
+    return max(min(count, limit - seq), 0)
+
+
+@hot_kernel_inline
+def has_room(header: np.ndarray, count: int) -> bool:
+    """Whether ``count`` more records could be published now without back-pressure.
+
+    The producer's question before taking on work whose output must not be refused
+    (:func:`claimable` equals ``count``).
+    """
+    return claimable(header, count) == count
 
 
 @hot_kernel_inline
