@@ -409,7 +409,9 @@ class _Feed:
         interval = max(1, 1_000_000_000 // self.config.rate)
         base_t0, base_count = self._t0, 0  # the pacing schedule since the last rate change
         deadline = self._t0 + int(self.config.duration_s * 1e9)
-        pending = np.frombuffer(self._sim.header(), np.uint8)
+        # A writable copy: the decoder is compiled (in warm-up) for writable buffers, and a
+        # read-only one would be compiled anew here, on the clock, on a cold cache.
+        pending = np.frombuffer(self._sim.header(), np.uint8).copy()
         while not self.stop_flag[0] and time.monotonic_ns() < deadline:
             if pending is None:
                 if self._sim.done:
@@ -679,6 +681,8 @@ class Session:
         records = np.zeros(len(data) // 21 + 64, MARKET_EVENT_DTYPE)
         _, n = ItchDecoder(LENGTH_PREFIXED).decode(data, records)
         records["recv_ns"][:n] = time.monotonic_ns()
+        # What the feed thread calls from Python, with its argument types, on scratch arrays.
+        metric_kernels.sample(Metrics().arrays, Stage.DECODE, 1)
         copy = EngineLoop(
             self._pipeline(life), InProcessGateway(self.config.venue_config()), block=s.block
         )
