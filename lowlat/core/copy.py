@@ -1,11 +1,11 @@
 """Copy one 64-byte record between int64 arrays, compiled to vector moves; callable from Python.
 
-A record copied word by word is eight scalar loads and eight scalar stores, and a store
-fence-free loop LLVM still will not widen (it cannot prove the two arrays apart). A
-64-byte ``llvm.memcpy`` of constant size compiles to two 32-byte loads and stores with
-AVX2: the journal hand-off, which copies one record per entry, took ~35 % less time
-per 64-record batch. Offsets count int64 words in memory order, so any row (or the
-payload part of a wider row) of a contiguous 2-d array is reachable.
+A record copied word by word is eight scalar loads and stores: LLVM does not widen the
+loop, as it cannot prove the two arrays apart. A 64-byte ``llvm.memcpy`` of constant size
+compiles to a few vector loads and stores instead: the journal hand-off, which copies one
+record per entry, took ~35 % less time per 64-record batch. Offsets count int64 words in
+memory order, so any row (or the payload part of a wider row) of a contiguous 2-d array is
+reachable.
 """
 
 from __future__ import annotations
