@@ -20,7 +20,6 @@ from lowlat.book.layout import (
     BID,
     BOOK_FIELDS,
     COUNTER_FIELDS,
-    EMPTY_ID,
     G_BOOKS,
     G_DISPLACED,
     G_TOP_LEVELS,
@@ -28,7 +27,6 @@ from lowlat.book.layout import (
     O_PRICE,
     O_SIDE,
     O_SLOT,
-    OR_ID,
     BookState,
     allocate,
 )
@@ -134,10 +132,7 @@ class OrderBooks:
         Snapshots written before the count existed hold 0 there; with too low a count a
         removal would skip a shift that a displaced entry needs.
         """
-        ids = self.state.orders[:, OR_ID]
-        home = (ids ^ (ids >> 32)) & (ids.shape[0] - 1)
-        displaced = (ids != EMPTY_ID) & (home != np.arange(ids.shape[0]))
-        self.state.counters[G_DISPLACED] = np.count_nonzero(displaced)
+        self.state.counters[G_DISPLACED] = kernels.count_displaced(self.state)
 
     def finish(self) -> None:
         """End of stream: run the crossed/locked check of the last message."""

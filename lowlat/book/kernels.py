@@ -124,6 +124,7 @@ __all__ = [
     "apply_one",
     "best",
     "check_pending",
+    "count_displaced",
     "level",
     "level_size",
     "own_add",
@@ -440,6 +441,19 @@ def _remove_order_at(state: BookState, pos: int) -> None:
             i = j
         j = (j + 1) & mask
     orders[i, OR_ID] = EMPTY_ID
+
+
+@hot_kernel
+def count_displaced(state: BookState) -> int:
+    """Order-table entries away from their home entry, counted afresh (after a restore)."""
+    orders = state.orders
+    mask = orders.shape[0] - 1
+    displaced = 0
+    for pos in range(orders.shape[0]):
+        oid = orders[pos, OR_ID]
+        if oid != EMPTY_ID and _home(oid, mask) != pos:
+            displaced += 1
+    return displaced
 
 
 @hot_kernel_inline

@@ -99,31 +99,22 @@ def load_le64(buf: np.ndarray, pos: int) -> np.int64:
     return _python_load(buf, pos, 8, "<")
 
 
-@overload(load_be16, jit_options={"nogil": True, "_nrt": False})
-def _ov_load_be16(buf, pos):
-    _check_bytes(buf)
-    return lambda buf, pos: _be16_ir(buf, pos)
+def _overload_word(function, load_ir) -> None:
+    """Compile ``function`` to its one-load intrinsic (after the array check)."""
+
+    @overload(function, jit_options={"nogil": True, "_nrt": False})
+    def _ov(buf, pos):
+        _check_bytes(buf)
+        return lambda buf, pos: load_ir(buf, pos)
 
 
-@overload(load_be32, jit_options={"nogil": True, "_nrt": False})
-def _ov_load_be32(buf, pos):
-    _check_bytes(buf)
-    return lambda buf, pos: _be32_ir(buf, pos)
+_overload_word(load_be16, _be16_ir)
+_overload_word(load_be32, _be32_ir)
+_overload_word(load_be64, _be64_ir)
+_overload_word(load_le64, _le64_ir)
 
 
 @overload(load_be48, jit_options={"nogil": True, "_nrt": False})
 def _ov_load_be48(buf, pos):
     _check_bytes(buf)
     return lambda buf, pos: (_be16_ir(buf, pos) << 32) | _be32_ir(buf, pos + 2)
-
-
-@overload(load_be64, jit_options={"nogil": True, "_nrt": False})
-def _ov_load_be64(buf, pos):
-    _check_bytes(buf)
-    return lambda buf, pos: _be64_ir(buf, pos)
-
-
-@overload(load_le64, jit_options={"nogil": True, "_nrt": False})
-def _ov_load_le64(buf, pos):
-    _check_bytes(buf)
-    return lambda buf, pos: _le64_ir(buf, pos)
