@@ -7,10 +7,12 @@ z-scores ``(a, b)`` and ``(c, d)``, a 3-of-4 breakout — and the same patterns 
 one group of eight or as two groups of four (instruments split), so both detect the same
 events.
 
-``latency`` (one group) and ``latency_2g`` (two): a compiled producer (nogil, in the
-calling thread) publishes the stream at 1 M msg/s, busy-waiting on the monotonic clock and
-stamping ``recv_ns`` as it publishes; :class:`PatternGroups` threads detect; latency =
-``detect_ns - trigger recv_ns`` of every pattern event after the first 10 % of the stream.
+``latency`` (one group) and ``latency_2g`` (two): the session's paced feed kernel (nogil,
+in the calling thread) publishes the stream at 1 M msg/s, busy-waiting on the monotonic
+clock and stamping ``recv_ns`` as it publishes; :class:`PatternGroups` threads detect;
+latency = ``detect_ns - trigger recv_ns`` of every pattern event after the first 10 % of
+the stream. Each one-group run follows a floor run (:func:`~bench.ring.paced_floor`: the
+same producer and block, a consumer that does nothing): the tail no detector can beat here.
 ``scaling``: the whole stream is in the ring before the groups start (the producer then
 competes for no core), and the rate is records / time to drain it, with one group and with
 two. ``engine``: :class:`PatternEngine` in this thread, timed in thread CPU time — the
@@ -27,12 +29,16 @@ import time
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from bench.harness import Case, format_report, percentiles_ns, run_suite, summarize
-from bench.ring import STALL_THRESHOLD_NS, case_platform
+from bench.ring import (
+    STALL_THRESHOLD_NS,
+    case_platform,
+    floor_results,
+    paced_floor,
+    produce_paced,
+)
 from bench.ring_kernels import stall_fraction
-from lowlat.core.clock import monotonic_ns
 from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind
 from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.ring import kernels as ring_kernels
@@ -47,46 +53,15 @@ RATE = 1_000_000  # msg/s of the paced producer
 INTERVAL_NS = 1_000_000_000 // RATE
 WARMUP_SHARE = 0.1  # events triggered in the first 10 % of the stream are not timed
 TARGET_P999_NS = 50_000
+GROUP_BATCH = 64  # records a group thread takes off the ring at a time (its default)
 LATENCY = "pattern detection latency {}, {}, 1 M msg/s"
 SCALING = "pattern detection, {}, unpaced"
 SCALING_RATIO = "pattern detection scaling, 2 groups / 1 group"
 ENGINE = "pattern engine in-process, 1 thread, CPU time"
-RECV_WORD = MARKET_EVENT_DTYPE.fields["recv_ns"][1] // 8
 _WORDS = MARKET_EVENT_DTYPE.itemsize // 8
 # With one group, producer and group thread have a core each; with two, three threads share
 # two cores, and a spinning group would hold the core the producer needs.
 _LATENCY_WAIT = {1: WaitStrategy.BUSY_SPIN, 2: WaitStrategy.YIELD}
-
-_jit = njit(nogil=True, cache=True)
-
-
-@_jit
-def produce_paced(
-    header: np.ndarray,
-    stamps: np.ndarray,
-    slots: np.ndarray,
-    words: np.ndarray,
-    interval_ns: int,
-) -> int:
-    """Publish ``words`` rows one by one, ``interval_ns`` apart, stamping ``recv_ns``.
-
-    The schedule is absolute (row ``i`` is due at ``start + i * interval_ns``), so a
-    stalled producer catches up in a burst, as a feed does. A back-pressured publish is
-    retried at once (its record keeps its stamp). Returns the number of retries. The wait
-    spins on the clock alone: a ``pause`` in so tight a loop made this machine's hypervisor
-    take the core away (measured: two such spinners ran half the time, plain ones fully).
-    """
-    retries = 0
-    start = monotonic_ns()
-    for i in range(words.shape[0]):
-        due = start + i * interval_ns
-        now = monotonic_ns()
-        while now < due:
-            now = monotonic_ns()
-        words[i, RECV_WORD] = now
-        while ring_kernels.publish(header, stamps, slots, words[i]) < 0:
-            retries += 1
-    return retries
 
 
 def pattern_config(groups: int) -> PatternConfig:
@@ -157,11 +132,12 @@ def latency_run(n: int, groups: int) -> tuple[np.ndarray, int, int]:
         pattern_config(groups),
         ring,
         wait=_LATENCY_WAIT[groups],
+        batch=GROUP_BATCH,
         output_capacity=_capacity(n // 4),
     )
     detectors.start()
     try:
-        produce_paced(*ring.arrays, words, INTERVAL_NS)
+        produce_paced(ring, words, INTERVAL_NS)
     finally:
         detectors.stop()
     found = detectors.events()
@@ -171,6 +147,12 @@ def latency_run(n: int, groups: int) -> tuple[np.ndarray, int, int]:
     errors = _errors(found, expected) + sum(s.dropped + s.lost for s in stats)
     timed = found[found["trigger_seq"] >= int(n * WARMUP_SHARE)]
     return timed["detect_ns"] - timed["trigger_recv_ns"], errors, len(found)
+
+
+def floor_run(n: int) -> np.ndarray:
+    """:func:`~bench.ring.paced_floor` on this suite's stream and a group's block (warm-up cut)."""
+    words = stream(n).copy().view(np.int64).reshape(n, _WORDS)
+    return paced_floor(words, INTERVAL_NS, GROUP_BATCH)[int(n * WARMUP_SHARE) :]
 
 
 def scaling_run(n: int, groups: int) -> tuple[float, int]:
@@ -209,7 +191,11 @@ def engine_run(n: int) -> tuple[float, int]:
 
 def _latency_case(groups: int):
     def case(repeats: int, events: int) -> list[dict[str, Any]]:
-        runs = [latency_run(events, groups) for _ in range(repeats)]
+        floors, runs = [], []
+        for _ in range(repeats):
+            if groups == 1:  # two groups and the producer are three threads on two cores
+                floors.append(percentiles_ns(floor_run(events)))
+            runs.append(latency_run(events, groups))
         per_run = [percentiles_ns(latencies) for latencies, _, _ in runs]
         note = (
             f"{_groups(groups)} + producer, {INSTRUMENTS} instruments; "
@@ -231,6 +217,9 @@ def _latency_case(groups: int):
             if key == "max":
                 result["informational"] = True  # one preemption decides it
             results.append(result)
+        if floors:
+            p999 = [p["p99.9"] for p in per_run]
+            results += floor_results(floors, p999, "pattern detection latency")
         return results
 
     return case
@@ -285,7 +274,7 @@ def warm_up() -> None:
     records = stream(64).copy()
     ring = RingBus(64)
     consumer = ring.add_consumer()
-    produce_paced(*ring.arrays, records.view(np.int64).reshape(64, _WORDS), 0)
+    produce_paced(ring, records.view(np.int64).reshape(64, _WORDS), 0)
     stall_fraction(1_000, STALL_THRESHOLD_NS)
     ring.remove_consumer(consumer)
     PatternEngine(pattern_config(1)).feed(records)

@@ -27,7 +27,10 @@ import numpy as np
 
 from bench import ring_kernels as rk
 from bench.harness import format_report, percentiles_ns, run_suite, summarize
+from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import Policy, RingBus
+from lowlat.core.sched import pin_thread
+from lowlat.feeds.sim.pacing_kernels import publish_paced
 
 __all__ = [
     "CASES",
@@ -91,6 +94,103 @@ def _preemptions() -> int:
     """
     who = getattr(resource, "RUSAGE_THREAD", None)
     return 0 if who is None else resource.getrusage(who).ru_nivcsw
+
+
+_NO_STOP = np.zeros(1, np.int64)
+_RECV_WORD = MARKET_EVENT_DTYPE.fields["recv_ns"][1] // 8
+
+
+def produce_paced(ring: RingBus, words: np.ndarray, interval_ns: int) -> int:
+    """Publish market records (``words``, a row each) one every ``interval_ns`` from now.
+
+    The session's own feed pacing, :func:`~lowlat.feeds.sim.pacing_kernels.publish_paced`:
+    an absolute schedule, so a stalled producer catches up in a burst as a feed does, and
+    each row stamped with its receive time as it is published. Returns how many publishes
+    a full ring refused (each retried at once). The schedule starts before the kernel is
+    called: warm it up first (an empty ``words``), or the first rows wait for its compile.
+    """
+    _, refused = publish_paced(
+        *ring.arrays, words, words.shape[0], time.monotonic_ns(), 0, interval_ns, _NO_STOP
+    )
+    return int(refused)
+
+
+def paced_floor(
+    words: np.ndarray,
+    interval_ns: int,
+    block: int,
+    *,
+    producer_cpu: int = -1,
+    consumer_cpu: int = -1,
+) -> np.ndarray:
+    """Receive → off-the-ring latency (ns) of every row of ``words``, paced, with no work.
+
+    :func:`produce_paced` in the calling thread (on ``producer_cpu``) and a consumer
+    thread (on ``consumer_cpu``) that takes blocks of up to ``block`` records off the ring
+    and does nothing else (:func:`~bench.ring_kernels.hop_latencies`). A paced benchmark
+    runs it with its own rate, block and cores: no consumer can have a shorter tail there.
+    """
+    ring = RingBus(1 << 16)
+    consumer = ring.add_consumer(Policy.LOSSLESS)
+    latencies = np.zeros(words.shape[0], np.int64)
+    received: list[int] = []
+    allowed = os.sched_getaffinity(0)
+
+    def floor_consumer() -> None:
+        pin_thread(consumer_cpu)
+        received.append(
+            rk.hop_latencies(
+                *ring.arrays, consumer, block, _RECV_WORD, latencies, rk.DEFAULT_TIMEOUT_NS
+            )
+        )
+
+    thread = threading.Thread(target=floor_consumer, name="bench-floor", daemon=True)
+    thread.start()
+    try:
+        pin_thread(producer_cpu)
+        produce_paced(ring, words, interval_ns)
+    finally:
+        os.sched_setaffinity(0, allowed)
+        thread.join()
+        ring.close()
+    if received != [words.shape[0]]:
+        raise RuntimeError(f"the floor's consumer took {received} of {words.shape[0]} records")
+    return latencies
+
+
+def floor_results(
+    floors: list[dict[str, float]], path_p999: list[float], path: str
+) -> list[dict[str, Any]]:
+    """Report rows for :func:`paced_floor` runs made right before each of a path's runs.
+
+    ``floors`` are the floor runs' :func:`~bench.harness.percentiles_ns`; ``path_p999`` the
+    path's p99.9 in the same rounds, in the same order; ``path`` names the path's figure.
+    """
+    rows: list[dict[str, Any]] = [
+        {
+            "name": f"floor: ring hop, no work, {key}, 1 M msg/s",
+            "unit": "ns",
+            "better": "lower",
+            **summarize([f[key] for f in floors]),
+            "samples": floors[0]["count"],
+            "informational": True,
+            "note": "the same producer, rate, ring block and cores, right before each path run; "
+            "the consumer only takes the records off the ring: no path can beat it here",
+        }
+        for key in ("p50", "p99.9")
+    ]
+    rows.append(
+        {
+            "name": f"{path} p99.9 − floor p99.9, per round",
+            "unit": "ns",
+            "better": "lower",
+            **summarize([p - f["p99.9"] for p, f in zip(path_p999, floors, strict=True)]),
+            "informational": True,
+            "note": "what the path adds to the platform's tail: its work per record, and the "
+            "slower drain of the burst a stall leaves",
+        }
+    )
+    return rows
 
 
 def _new_ring(consumers: int, shared_name: str | None = None) -> tuple[RingBus, list[int]]:

@@ -214,6 +214,46 @@ def consume(
     return received, errors, first_bad, end
 
 
+@_jit
+def hop_latencies(
+    header: np.ndarray,
+    stamps: np.ndarray,
+    slots: np.ndarray,
+    consumer: int,
+    block: int,
+    stamp_word: int,
+    latencies: np.ndarray,
+    timeout_ns: int,
+) -> int:
+    """Take ``latencies.shape[0]`` records in blocks of up to ``block``, doing nothing with them.
+
+    ``latencies[k]`` = the clock when the k-th record's block came off the ring minus the
+    record's word ``stamp_word`` (the producer's stamp). Busy-spins. This is a paced path's
+    floor on this machine: the same producer, ring, block size and cores as the real
+    consumer, with no work per record, so the tail it shows is the platform's stalls and
+    the bursts they leave. Returns how many records arrived (fewer only after ``timeout_ns``
+    without one).
+    """
+    out = np.empty((block, header[H_SLOT_WORDS]), dtype=np.int64)
+    total = latencies.shape[0]
+    received = 0
+    last = monotonic_ns()
+    while received < total:
+        count, _, _ = kernels.poll_batch(
+            header, stamps, slots, consumer, out, min(block, total - received)
+        )
+        now = monotonic_ns()
+        if count == 0:
+            if now - last > timeout_ns:
+                return received
+            continue
+        last = now
+        for i in range(count):
+            latencies[received + i] = now - out[i, stamp_word]
+        received += count
+    return received
+
+
 def warm_up() -> None:
     """Compile (or load from cache) both loops, so that no measurement includes the JIT."""
     bus = RingBus(2)

@@ -21,7 +21,10 @@ decisions are also timed by the engine's own share (the execution stage's engine
 samples): from its last mark before each decision — the block taken off the ring, its
 previous decision, or the block's previous round done — so without the waits in the ring
 and behind earlier records of a block, which is where a stalled engine thread's backlog
-shows. Informational: the target is the whole.
+shows. Informational: the target is the whole. Each path run follows a ``floor`` run: the
+same producer, ring, block and cores with a consumer that only takes the records off the
+ring (:func:`floor_run`). Its p99.9 is the tail any consumer gets here at this rate — no
+path can beat it — and the path's p99.9 minus it, per round, is what the path adds.
 
 ``throughput``: the same records, all in the ring before the engine thread starts; the
 rate at which it drains them (records / seconds), the whole path included.
@@ -48,8 +51,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bench.harness import Case, format_report, percentiles_ns, run_suite, summarize
-from bench.patterns import produce_paced
-from bench.ring import STALL_THRESHOLD_NS, case_platform
+from bench.ring import (
+    STALL_THRESHOLD_NS,
+    case_platform,
+    floor_results,
+    paced_floor,
+    produce_paced,
+)
 from bench.ring_kernels import stall_fraction
 from lowlat.book import BookConfig, OrderBooks
 from lowlat.control import Metrics
@@ -188,7 +196,7 @@ def latency_run(
     loop.start(ring, consumer, cpu=engine_cpu)
     try:
         pin_thread(feed_cpu)
-        produce_paced(*ring.arrays, words, INTERVAL_NS)
+        produce_paced(ring, words, INTERVAL_NS)
     finally:
         os.sched_setaffinity(0, allowed)
         loop.stop()
@@ -204,6 +212,20 @@ def latency_run(
         decisions,
         ex.engine_latency[skip:held].copy(),
     )
+
+
+def floor_run(n: int) -> np.ndarray:
+    """:func:`~bench.ring.paced_floor` on this suite's stream, block and cores (ns, warm-up cut)."""
+    records = stream(n).copy()
+    feed_cpu, engine_cpu = cpus()
+    latencies = paced_floor(
+        records.view(np.int64).reshape(-1, _WORDS),
+        INTERVAL_NS,
+        BLOCK,
+        producer_cpu=feed_cpu,
+        consumer_cpu=engine_cpu,
+    )
+    return latencies[int(len(records) * WARMUP_SHARE) :]
 
 
 def session_patterns() -> PatternConfig:
@@ -231,7 +253,11 @@ def throughput_run(n: int, patterns: PatternConfig | None = None) -> tuple[float
 
 
 def _case_latency(repeats: int, events: int) -> list[dict[str, Any]]:
-    runs = [latency_run(events) for _ in range(repeats)]
+    """Paced runs of the path, each right after a floor run on the same cores."""
+    floors, runs = [], []
+    for _ in range(repeats):
+        floors.append(percentiles_ns(floor_run(events)))
+        runs.append(latency_run(events))
     per_run = [percentiles_ns(run.latencies) for run in runs]
     errors = sum(run.errors for run in runs)
     note = (
@@ -269,6 +295,7 @@ def _case_latency(repeats: int, events: int) -> list[dict[str, Any]]:
                 "off the ring, previous decision or round done): no queueing in it",
             }
         )
+    results += floor_results(floors, [p["p99.9"] for p in per_run], "tick-to-order")
     return results
 
 
@@ -388,10 +415,11 @@ def warm_up() -> None:
     ring = RingBus(64)
     consumer = ring.add_consumer(policy="lossless")
     loop.start(ring, consumer)
-    produce_paced(*ring.arrays, records[:32].view(np.int64).reshape(-1, _WORDS), 0)
+    produce_paced(ring, records[:32].view(np.int64).reshape(-1, _WORDS), 0)
     loop.stop()
     ring.close()
     stall_fraction(1_000, STALL_THRESHOLD_NS)
+    paced_floor(records[:32].view(np.int64).reshape(-1, _WORDS), 0, BLOCK)
 
 
 # key: (case, events per run in full mode, in quick mode)
