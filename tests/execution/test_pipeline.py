@@ -11,13 +11,13 @@ import pytest
 
 from lowlat.book import BookConfig, OrderBooks
 from lowlat.core.lifecycle import LifecycleState
-from lowlat.core.records import AckFlag, AckStatus, OrderAction, Side
+from lowlat.core.records import ORDER_DTYPE, AckFlag, AckStatus, OrderAction, Side
 from lowlat.execution import ExecutionConfig, ExecutionEngine, GateReason
 from lowlat.execution.examples import imbalance_quoter_strategy, pairs_trader_strategy
 from lowlat.execution.pipeline import TradingPipeline
 from lowlat.feeds.itch import iter_records
 from lowlat.feeds.sim import write_scenario
-from lowlat.risk import KillSwitch, PreTradeRisk, RejectReason
+from lowlat.risk import KillSwitch, PreTradeRisk, RejectReason, RiskConfig, RiskLimits
 from lowlat.risk.breakers import CircuitBreakers
 from lowlat.signals.micro import MicroSignals
 from lowlat.signals.patterns import (
@@ -38,7 +38,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     return np.concatenate(list(iter_records(path)))
 
 
-def _pipeline(state: LifecycleState, strategy=None, patterns=None) -> TradingPipeline:
+def _pipeline(state: LifecycleState, strategy=None, patterns=None, limits=None) -> TradingPipeline:
     life = lifecycle_in(state)
     books = OrderBooks(BookConfig(instruments=4, levels=64, orders=1 << 14))
     return TradingPipeline(
@@ -46,7 +46,7 @@ def _pipeline(state: LifecycleState, strategy=None, patterns=None) -> TradingPip
         books=books,
         signals=MicroSignals(None, books),
         execution=ExecutionEngine(ExecutionConfig(orders=1 << 12), life),
-        risk=PreTradeRisk(lifecycle=life),
+        risk=PreTradeRisk(RiskConfig(limits=limits or RiskLimits()), lifecycle=life),
         breakers=CircuitBreakers(),
         patterns=patterns,
     )
@@ -104,7 +104,66 @@ def test_the_kill_switch_halts_and_nothing_risk_increasing_leaves(session: np.nd
     assert set(later.orders["action"].tolist()) <= {OrderAction.CANCEL}  # only cancels leave
     refused = later.acks[later.acks["status"] == AckStatus.REJECTED]
     assert len(refused) > 0
-    assert {int(r) for r in refused["reason"]} <= {GateReason.LIFECYCLE, RejectReason.KILL_SWITCH}
+    # The quoter's replaces add no quantity: risk's throttle may stop them before the gate.
+    allowed = {GateReason.LIFECYCLE, RejectReason.KILL_SWITCH, RejectReason.THROTTLE}
+    assert {int(r) for r in refused["reason"]} <= allowed
+
+
+def _quote_session(pipeline: TradingPipeline, events: np.ndarray, venue: InProcessGateway):
+    """Feed ``events`` one at a time, each batch of orders answered before the next record."""
+    sent, acks = [], []
+    for k in range(len(events)):
+        out = pipeline.process(events[k : k + 1])
+        acks.append(out.acks)
+        if len(out.orders):
+            sent.append(out.orders)
+            acks.append(pipeline.on_reports(venue.submit(out.orders).acks))
+    return np.concatenate([np.zeros(0, ORDER_DTYPE), *sent]), np.concatenate(acks)
+
+
+def _quoter_pipeline() -> TradingPipeline:
+    """The quoter deciding on every record of instrument 1, the throttle out of its way."""
+    limits = RiskLimits(max_orders_per_second=1_000_000, throttle_burst=10_000)
+    quoter = imbalance_quoter_strategy(1, min_interval_ns=0)
+    return _pipeline(LifecycleState.READY, quoter, limits=limits)
+
+
+def test_the_quoter_moves_its_quotes_with_replaces(session: np.ndarray) -> None:
+    pipeline = _quoter_pipeline()
+    venue = InProcessGateway(VenueConfig(instruments=(1, 2)))
+    sent, acks = _quote_session(pipeline, session[:8_000], venue)
+    actions = sent["action"].tolist()
+    assert actions.count(OrderAction.REPLACE) > 20
+    assert OrderAction.CANCEL not in actions
+    # Two new orders open the quotes (more only if the venue filled one): every later move
+    # of a quote is a replace of the order that works, so none is a duplicate new order.
+    new = sent[sent["action"] == OrderAction.NEW]
+    assert sorted(new["side"].tolist())[:2] == [Side.BUY, Side.SELL]
+    reasons = {int(r) for r in acks[acks["status"] == AckStatus.REJECTED]["reason"]}
+    assert RejectReason.DUPLICATE_ORDER not in reasons
+    replaces = sent[sent["action"] == OrderAction.REPLACE]
+    assert set(replaces["orig_client_order_id"].tolist()) <= set(sent["client_order_id"].tolist())
+    working = [pipeline.execution.order(i) for i in pipeline.execution.working_orders()]
+    assert sorted(order["side"] for order in working) == [Side.BUY, Side.SELL]
+
+
+def test_a_quote_whose_replace_was_not_sent_still_stands(session: np.ndarray) -> None:
+    pipeline = _quoter_pipeline()
+    venue = InProcessGateway(VenueConfig(instruments=(1, 2)))
+    _quote_session(pipeline, session[:2_000], venue)
+    quotes = pipeline.execution.working_orders()
+    assert len(quotes) == 2
+    # DEGRADED: the moves are decided and acked provisional, never sent; the quotes they
+    # would have moved stay where they are, and the quoter opens no new ones beside them.
+    pipeline.execution.lifecycle.transition(LifecycleState.DEGRADED, "test")
+    sent, acks = _quote_session(pipeline, session[2_000:6_000], venue)
+    assert len(sent) == 0
+    provisional = acks[acks["flags"] == AckFlag.PROVISIONAL]
+    assert len(provisional) > 10
+    decided = [pipeline.execution.order(int(i)) for i in provisional["client_order_id"]]
+    assert {order["action"] for order in decided} == {OrderAction.REPLACE}
+    assert {order["orig_client_order_id"] for order in decided} <= set(quotes)
+    assert pipeline.execution.working_orders() == quotes
 
 
 def test_the_pairs_example_trades_both_legs_on_the_pattern_events_the_path_fires(

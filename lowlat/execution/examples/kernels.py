@@ -5,8 +5,10 @@ their parameters are arrays described by the ``P_*`` / ``M_*`` indices below.
 
 * :func:`imbalance_quoter` quotes both sides of one instrument at the touch and steps the
   side facing the imbalance back by ``skew`` ticks (order-book imbalance at the touch
-  beyond ``threshold`` predicts the next move), re-quoting — cancel and new, once the venue
-  has answered the previous request — at most once per ``min_interval_ns`` of event time.
+  beyond ``threshold`` predicts the next move), moving a quote with a replace once the
+  venue has answered the previous request, at most once per ``min_interval_ns`` of event
+  time. A replace, not a cancel and a new order: one message, and a quote that returns to
+  an earlier price is not a duplicate new order to pre-trade risk.
 * :func:`pairs_trader` follows one pair z-score pattern: when it fires above ``entry`` it
   sells the rich leg and buys the cheap one with IOC orders at the touch, and flattens
   when the pattern fires with the opposite sign.
@@ -20,7 +22,7 @@ from lowlat.book.kernels import level, slot_of
 from lowlat.book.layout import ASK, BID, BookState
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.records import OrderAction, OrderType, Side, TimeInForce
-from lowlat.execution.layout import C_NEXT_ID, O_ID, O_STATE, ExecState
+from lowlat.execution.layout import C_NEXT_ID, O_ID, O_PRICE, O_STATE, ExecState
 from lowlat.execution.states import OrderState
 from lowlat.signals.micro.layout import M_ASK_SIZE, M_BID_SIZE, M_TWO_SIDED, SignalState
 from lowlat.signals.patterns.events import PatternKind
@@ -34,10 +36,10 @@ Q_QTY = 2
 Q_THRESHOLD = 3
 Q_SKEW = 4
 Q_MIN_INTERVAL_NS = 5
-QM_BID_ID = 0
-QM_BID_PRICE = 1
+QM_BID_ID = 0  # client order id of the bid quote (0: none)
+QM_BID_REQUEST = 1  # client order id of a replace of it not yet settled (0: none)
 QM_ASK_ID = 2
-QM_ASK_PRICE = 3
+QM_ASK_REQUEST = 3
 QM_LAST_NS = 4
 
 # pairs_trader params / memory
@@ -48,7 +50,7 @@ R_ENTRY = 3
 RM_POSITION = 0  # +1 long the first leg, -1 short it, 0 flat
 
 _NEW = OrderAction.NEW.value
-_CANCEL = OrderAction.CANCEL.value
+_REPLACE = OrderAction.REPLACE.value
 _LIMIT = OrderType.LIMIT.value
 _DAY = TimeInForce.DAY.value
 _IOC = TimeInForce.IOC.value
@@ -60,6 +62,7 @@ _ACKED = OrderState.ACKED.value
 _PARTIAL = OrderState.PARTIAL.value
 _PENDING_CANCEL = OrderState.PENDING_CANCEL.value
 _PENDING_REPLACE = OrderState.PENDING_REPLACE.value
+_REQUESTED = OrderState.REQUESTED.value
 _PAIR = PatternKind.PAIR_ZSCORE.value
 
 
@@ -104,6 +107,28 @@ def _order_state(ex: ExecState, client_id: int) -> int:
     return ex.orders[entry, O_STATE]
 
 
+@hot_kernel_inline
+def _working_quote(ex: ExecState, memory: np.ndarray, id_word: int, request_word: int) -> int:
+    """Client order id of a side's resting quote: 0 if it has none, -1 while the venue decides.
+
+    Settles a replace first: once answered, its request's entry carries the order on if it
+    was replaced; if it was refused, rejected or only decided, the original still stands.
+    """
+    request = memory[request_word]
+    if request != 0:
+        state = _order_state(ex, request)
+        if state == _REQUESTED:
+            return -1
+        memory[request_word] = 0
+        if state in (_ACKED, _PARTIAL):
+            memory[id_word] = request
+    current = memory[id_word]
+    state = _order_state(ex, current)
+    if state in (_PENDING_NEW, _PENDING_CANCEL, _PENDING_REPLACE):
+        return -1  # one request per order at a time
+    return current if state in (_ACKED, _PARTIAL) else 0
+
+
 @hot_kernel
 def imbalance_quoter(
     book: BookState,
@@ -138,25 +163,22 @@ def imbalance_quoter(
     account = np.int64(params[Q_ACCOUNT])
     next_id = ex.counters[C_NEXT_ID]
     n = 0
-    for side, want, id_word, price_word in (
-        (_BUY, want_bid, QM_BID_ID, QM_BID_PRICE),
-        (_SELL, want_ask, QM_ASK_ID, QM_ASK_PRICE),
+    for side, want, id_word, request_word in (
+        (_BUY, want_bid, QM_BID_ID, QM_BID_REQUEST),
+        (_SELL, want_ask, QM_ASK_ID, QM_ASK_REQUEST),
     ):
         if n >= intents.shape[0]:
             break
-        state = _order_state(ex, memory[id_word])
-        if state in (_PENDING_NEW, _PENDING_CANCEL, _PENDING_REPLACE):
-            continue  # wait for the venue's answer: one request per order at a time
-        resting = state in (_ACKED, _PARTIAL)
-        if resting and memory[price_word] == want:
+        working = _working_quote(ex, memory, id_word, request_word)
+        if working < 0:
             continue
-        if resting:
-            # Move the quote: cancel it and quote anew (a cancel is always let out).
-            orig = memory[id_word]
-            n = _intent(intents, n, _CANCEL, side, 0, 0, instrument, account, _DAY, orig)
-        memory[id_word] = next_id + n
-        memory[price_word] = want
-        n = _intent(intents, n, _NEW, side, want, qty, instrument, account, _DAY, 0)
+        if working == 0:
+            memory[id_word] = next_id + n
+            n = _intent(intents, n, _NEW, side, want, qty, instrument, account, _DAY, 0)
+        elif ex.orders[working & (ex.orders.shape[0] - 1), O_PRICE] != want:
+            # Client order ids are handed out in intent order: this request's is next_id + n.
+            memory[request_word] = next_id + n
+            n = _intent(intents, n, _REPLACE, side, want, qty, instrument, account, _DAY, working)
     if n:
         memory[QM_LAST_NS] = now
     return n
