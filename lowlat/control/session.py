@@ -64,7 +64,7 @@ from lowlat.control.warmup import WarmupController
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus, WaitStrategy
-from lowlat.core.sched import check_cpu, pin_thread
+from lowlat.core.sched import auto_cpu, check_cpu, pin_thread, release_cpu, reserve_cpu
 from lowlat.execution import ExecutionConfig, ExecutionEngine
 from lowlat.execution.examples import imbalance_quoter_strategy, pairs_trader_strategy
 from lowlat.execution.loop import EngineLoop
@@ -134,7 +134,7 @@ class SessionConfig:
     block: int = 256  # records the engine polls at once
     feed_ring: int = 1 << 16  # feed ring capacity (a power of two)
     warmup_messages: int = 20_000  # simulated messages replayed through the path in WARMUP
-    engine_cpu: int = -1  # CPU to pin the engine thread to; -1: not pinned
+    engine_cpu: int = -1  # the engine thread's CPU, kept for it alone; -1: not pinned
     engine_wait: str = "busy-spin"  # how the engine idles on an empty ring (ENGINE_WAITS)
     strategy: str = "imbalance-quoter"  # one of STRATEGIES
     feed_cpu: int = -1  # CPU to pin the feed thread to; -1: not pinned
@@ -156,12 +156,18 @@ class SessionConfig:
         ):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"session.{name} must be an integer ≥ {low}, got {value!r}")
+                what = '"auto" or an integer' if name == "engine_cpu" else "an integer"
+                raise ValueError(f"session.{name} must be {what} ≥ {low}, got {value!r}")
         for name in ("engine_cpu", "feed_cpu"):
             try:
                 check_cpu(getattr(self, name))
             except ValueError as error:
                 raise ValueError(f"session.{name}: {error}") from None
+        if self.feed_cpu >= 0 and self.feed_cpu == self.engine_cpu:
+            raise ValueError(
+                f"session.feed_cpu: CPU {self.feed_cpu} is the engine's (engine_cpu), which "
+                "keeps it for itself"
+            )
         if self.strategy not in STRATEGIES:
             raise ValueError(
                 f"session.strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}"
@@ -198,6 +204,8 @@ class SessionConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown [session] keys {unknown}; known: {sorted(known)}")
+        if data.get("engine_cpu") == "auto":
+            data = {**data, "engine_cpu": auto_cpu()}
         return cls(**data)
 
 
@@ -249,6 +257,12 @@ class RunConfig:
         return cls(**parts, raw=data)
 
     def __post_init__(self) -> None:
+        engine_cpu = self.session.engine_cpu
+        if engine_cpu >= 0 and self.journal.writer_cpu == engine_cpu:
+            raise ValueError(
+                f"[journal]: writer_cpu {engine_cpu} is the engine's ([session] engine_cpu), "
+                "which keeps it for itself"
+            )
         if self.session.strategy == "pairs-trader" and self.pair_pattern() is None:
             raise ValueError(
                 "[session]: strategy 'pairs-trader' needs a pair_zscore pattern in [patterns]"
@@ -556,6 +570,7 @@ class Session:
         self.recovered_events = 0
         self.frozen_objects = 0  # objects the GC no longer visits (see lowlat.control.heap)
         self._stopping = False
+        self._reserved: dict[int, set[int]] = {}  # thread masks moved off the engine's CPU
 
     def _pipeline(self, lifecycle: Lifecycle) -> TradingPipeline:
         return build_pipeline(self.config, lifecycle)
@@ -634,6 +649,10 @@ class Session:
                 wait=ENGINE_WAITS[s.engine_wait],
                 cpu=s.engine_cpu,
             )
+            if s.engine_cpu >= 0 and self.loop.thread_id is not None:
+                # The engine's CPU is its own: every other thread here, and every one
+                # started from now on (the feed's), runs on the rest.
+                self._reserved = reserve_cpu(s.engine_cpu, self.loop.thread_id)
             self.feed = _Feed(
                 replace(s, duration_s=duration_s or s.duration_s),
                 self.feed_ring,
@@ -787,6 +806,8 @@ class Session:
         self.feed_ring.close()
         if self._temporary:
             shutil.rmtree(self.journal_dir, ignore_errors=True)
+        release_cpu(self._reserved)
+        self._reserved = {}
         thaw_heap()
         return status
 

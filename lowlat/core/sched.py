@@ -1,12 +1,14 @@
-"""Scheduler calls: idle (yield the CPU, sleep) and pin a thread to a CPU.
+"""Scheduler calls: idle (yield the CPU, sleep), pin a thread to a CPU, reserve a CPU.
 
 Idle consumers yield or sleep for a number of nanoseconds; control code pins a thread
-before its hot loop starts. Yield and sleep call libc (``sched_yield``, ``nanosleep``)
-from compiled code and, interpreted, through ctypes: both modes make the same call.
+before its hot loop starts, and may reserve that CPU for it by moving every other thread
+of the process off it. Yield and sleep call libc (``sched_yield``, ``nanosleep``) from
+compiled code and, interpreted, through ctypes: both modes make the same call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 
@@ -17,7 +19,15 @@ from numba.extending import intrinsic, overload
 
 from lowlat.core.clock import NS_PER_SECOND
 
-__all__ = ["check_cpu", "pin_thread", "sleep_ns", "yield_thread"]
+__all__ = [
+    "auto_cpu",
+    "check_cpu",
+    "pin_thread",
+    "release_cpu",
+    "reserve_cpu",
+    "sleep_ns",
+    "yield_thread",
+]
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -28,6 +38,7 @@ class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_int64)]
 
 
+_reserved: set[int] = set()  # CPUs reserve_cpu kept for one thread: still this process's
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.sched_yield.restype = ctypes.c_int
 _libc.nanosleep.argtypes = [ctypes.POINTER(_Timespec), ctypes.POINTER(_Timespec)]
@@ -85,10 +96,54 @@ def pin_thread(cpu: int) -> None:
 
 
 def check_cpu(cpu: int) -> None:
-    """Raise ``ValueError`` unless ``cpu`` is ``-1`` (any) or one this process may run on."""
-    allowed = os.sched_getaffinity(0)
+    """Raise ``ValueError`` unless ``cpu`` is ``-1`` (any) or one this process may run on.
+
+    That is, one in the calling thread's mask or one this process reserved
+    (:func:`reserve_cpu`), which the calling thread has been moved off.
+    """
+    allowed = os.sched_getaffinity(0) | _reserved
     if cpu != -1 and cpu not in allowed:
         raise ValueError(f"CPU {cpu} is not one this process may run on: {sorted(allowed)}")
+
+
+def auto_cpu() -> int:
+    """The CPU to give a hot thread to itself: this process's highest, if it may use two or more.
+
+    ``-1`` (not pinned) when it may run on one CPU only: pinning would then gain nothing.
+    """
+    allowed = os.sched_getaffinity(0)
+    return max(allowed) if len(allowed) > 1 else -1
+
+
+def reserve_cpu(cpu: int, owner: int) -> dict[int, set[int]]:
+    """Move every thread of this process but ``owner`` (an OS thread id) off CPU ``cpu``.
+
+    Threads started later inherit the mask of the thread that starts them, so the calling
+    thread is moved too (unless it is the owner). A thread that may run on ``cpu`` alone
+    keeps its mask. Returns the masks it changed, by thread id, for :func:`release_cpu`.
+    """
+    previous: dict[int, set[int]] = {}
+    _reserved.add(cpu)
+    for name in os.listdir("/proc/self/task"):
+        tid = int(name)
+        if tid == owner:
+            continue
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            mask = os.sched_getaffinity(tid)
+            if cpu in mask and len(mask) > 1:
+                os.sched_setaffinity(tid, mask - {cpu})
+                previous[tid] = mask
+    return previous
+
+
+def release_cpu(previous: dict[int, set[int]]) -> None:
+    """Give back the masks :func:`reserve_cpu` changed, to the threads still running."""
+    _reserved.clear()
+    for tid, mask in previous.items():
+        # An ended thread's id may belong to another process by now: leave it alone.
+        if os.path.exists(f"/proc/self/task/{tid}"):
+            with contextlib.suppress(OSError):  # it ended just now
+                os.sched_setaffinity(tid, mask)
 
 
 @overload(yield_thread)

@@ -69,6 +69,37 @@ def test_a_session_serves_metrics_journals_everything_and_replays_identically(
     assert outcome.counts["ACK"] > 0
 
 
+def _thread_masks() -> dict[int, set[int]]:
+    """Every thread of this process and the CPUs it may run on."""
+    masks = {}
+    for name in os.listdir("/proc/self/task"):
+        try:
+            masks[int(name)] = os.sched_getaffinity(int(name))
+        except OSError:  # ended meanwhile
+            continue
+    return masks
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_the_engine_has_its_cpu_to_itself_while_the_session_runs(tmp_path: Path) -> None:
+    allowed = os.sched_getaffinity(0)
+    cpu = max(allowed)
+    session = Session(_config(1.0, engine_cpu=cpu), tmp_path / "journal")
+    seen: dict[str, object] = {}
+
+    def probe(status: dict) -> None:
+        if "masks" not in seen and session.feed is not None:
+            seen["engine"] = session.loop.thread_id
+            seen["masks"] = _thread_masks()
+
+    session.run(on_status=probe)
+    masks = seen["masks"]
+    assert masks.pop(seen["engine"]) == {cpu}
+    assert len(masks) > 3  # this one, the feed, the journal writer, the HTTP server, …
+    assert all(mask == allowed - {cpu} for mask in masks.values())
+    assert os.sched_getaffinity(0) == allowed  # given back when the session ended
+
+
 def test_a_pairs_session_decides_on_the_patterns_it_fires_and_replays_them_identically(
     tmp_path: Path,
 ) -> None:

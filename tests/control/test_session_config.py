@@ -11,9 +11,16 @@ from lowlat.control.session import ENGINE_WAITS, RunConfig, SessionConfig
 from lowlat.core.ring import WaitStrategy
 
 
-def test_the_embedded_default_busy_spins_unpinned_and_holds_for_the_journal() -> None:
+def test_the_embedded_default_busy_spins_on_a_cpu_of_its_own_and_holds_for_the_journal() -> None:
     session = RunConfig.load().session
-    assert (session.engine_wait, session.engine_cpu, session.feed_cpu) == ("busy-spin", -1, -1)
+    allowed = os.sched_getaffinity(0)
+    # "auto": the highest CPU this process may use, when it may use two or more.
+    expected = max(allowed) if len(allowed) > 1 else -1
+    assert (session.engine_wait, session.engine_cpu, session.feed_cpu) == (
+        "busy-spin",
+        expected,
+        -1,
+    )
     assert session.hold_for_journal is True
     assert ENGINE_WAITS[session.engine_wait] is WaitStrategy.BUSY_SPIN
 
@@ -22,9 +29,17 @@ def test_the_embedded_default_busy_spins_unpinned_and_holds_for_the_journal() ->
 def test_every_wait_strategy_and_an_allowed_cpu_load_from_toml(tmp_path: Path, wait: str) -> None:
     cpu = min(os.sched_getaffinity(0))
     path = tmp_path / "run.toml"
-    path.write_text(f'[session]\nengine_wait = "{wait}"\nengine_cpu = {cpu}\nfeed_cpu = {cpu}\n')
+    path.write_text(f'[session]\nengine_wait = "{wait}"\nengine_cpu = {cpu}\nfeed_cpu = -1\n')
     session = RunConfig.load(path).session
-    assert (session.engine_wait, session.engine_cpu, session.feed_cpu) == (wait, cpu, cpu)
+    assert (session.engine_wait, session.engine_cpu, session.feed_cpu) == (wait, cpu, -1)
+
+
+def test_the_engines_cpu_is_refused_to_the_feed_and_the_journal_writer() -> None:
+    cpu = min(os.sched_getaffinity(0))
+    with pytest.raises(ValueError, match=rf"session\.feed_cpu: CPU {cpu} is the engine's"):
+        RunConfig.from_dict({"session": {"engine_cpu": cpu, "feed_cpu": cpu}})
+    with pytest.raises(ValueError, match=rf"\[journal\]: writer_cpu {cpu} is the engine's"):
+        RunConfig.from_dict({"session": {"engine_cpu": cpu}, "journal": {"writer_cpu": cpu}})
 
 
 @pytest.mark.parametrize(
@@ -33,7 +48,7 @@ def test_every_wait_strategy_and_an_allowed_cpu_load_from_toml(tmp_path: Path, w
         ({"engine_wait": "spin"}, r"session\.engine_wait 'spin' is not one of busy-spin, "),
         ({"engine_cpu": 4096}, r"session\.engine_cpu: CPU 4096 is not one this process"),
         ({"feed_cpu": -2}, r"session\.feed_cpu must be an integer ≥ -1, got -2"),
-        ({"engine_cpu": "0"}, r"session\.engine_cpu must be an integer"),
+        ({"engine_cpu": "0"}, r'session\.engine_cpu must be "auto" or an integer ≥ -1'),
         ({"feed_ring": 1000}, r"session\.feed_ring must be a power of two"),
         ({"snapshot_interval_s": -1}, r"session\.snapshot_interval_s must be ≥ 0"),
         ({"hold_for_journal": "yes"}, r"session\.hold_for_journal must be true or false"),

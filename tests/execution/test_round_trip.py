@@ -78,13 +78,18 @@ def test_orders_are_acked_with_decision_and_completion_times(session: np.ndarray
     assert np.all(acks["completion_ns"] - acks["decision_ns"] >= LATENCY_NS)
     assert sequence.missing == 0
     rows = [pipeline.execution.order(int(i)) for i in acks["client_order_id"]]
-    states = {row["state"] for row in rows if row["action"] == OrderAction.NEW}
-    assert OrderState.ACKED in states  # resting quotes
-    assert states <= {OrderState.ACKED, OrderState.PARTIAL, OrderState.FILLED, OrderState.CANCELLED}
-    # A cancel refused by the venue came too late: its order had ended (filled, or
-    # cancelled by self-trade prevention) before the cancel reached it.
+    # The quoter opens its quotes with new orders and moves them with replaces: a replaced
+    # order hands on to its replace's entry, which then rests (or fills, or is replaced).
+    ended = {OrderState.FILLED, OrderState.CANCELLED, OrderState.REPLACED}
+    opened = {row["state"] for row in rows if row["action"] == OrderAction.NEW}
+    moved = {row["state"] for row in rows if row["action"] == OrderAction.REPLACE}
+    assert OrderState.REPLACED in opened and OrderState.ACKED in moved  # resting quotes
+    assert opened <= {OrderState.ACKED, OrderState.PARTIAL, *ended}
+    assert moved <= {OrderState.ACKED, OrderState.PARTIAL, OrderState.REJECTED, *ended}
+    # A cancel or replace refused by the venue came too late: its order had ended (filled,
+    # or cancelled by self-trade prevention) before the request reached it.
     for row in rows:
-        if row["action"] == OrderAction.CANCEL and row["state"] == OrderState.REJECTED:
+        if row["action"] != OrderAction.NEW and row["state"] == OrderState.REJECTED:
             assert row["reason"] == Reason.UNKNOWN_ORDER
             target = pipeline.execution.order(row["orig_client_order_id"])
             assert target["state"] in (OrderState.FILLED, OrderState.CANCELLED)
