@@ -11,7 +11,10 @@ events.
 in the calling thread) publishes the stream at 1 M msg/s, busy-waiting on the monotonic
 clock and stamping ``recv_ns`` as it publishes; :class:`PatternGroups` threads detect;
 latency = ``detect_ns - trigger recv_ns`` of every pattern event after the first 10 % of
-the stream. Each one-group run follows a floor run (:func:`~bench.ring.paced_floor`: the
+the stream. With one group, the producer runs on the lowest CPU and the group (its TOML
+``cpu``) on the highest, as a deployment would place them (:func:`~bench.ring.cpus`); two
+groups and the producer are three threads on two cores, left to the scheduler. Each
+one-group run follows a floor run (:func:`~bench.ring.paced_floor`: the
 same producer and block, a consumer that does nothing): the tail no detector can beat here.
 ``scaling``: the whole stream is in the ring before the groups start (the producer then
 competes for no core), and the rate is records / time to drain it, with one group and with
@@ -25,6 +28,7 @@ different event, a dropped or a lost one is an error.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from typing import Any
 
@@ -34,6 +38,7 @@ from bench.harness import Case, format_report, percentiles_ns, run_suite, summar
 from bench.ring import (
     STALL_THRESHOLD_NS,
     case_platform,
+    cpus,
     floor_results,
     paced_floor,
     produce_paced,
@@ -42,6 +47,7 @@ from bench.ring_kernels import stall_fraction
 from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind
 from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.ring import kernels as ring_kernels
+from lowlat.core.sched import pin_thread
 from lowlat.signals.patterns import PATTERN_EVENT_DTYPE, PatternConfig, PatternEngine, PatternGroups
 
 __all__ = ["CASES", "format_table", "run"]
@@ -64,12 +70,17 @@ _WORDS = MARKET_EVENT_DTYPE.itemsize // 8
 _LATENCY_WAIT = {1: WaitStrategy.BUSY_SPIN, 2: WaitStrategy.YIELD}
 
 
-def pattern_config(groups: int) -> PatternConfig:
-    """The benchmark's patterns over instruments 1..8, as one group or as two."""
+def pattern_config(groups: int, cpu: int = -1) -> PatternConfig:
+    """The benchmark's patterns over instruments 1..8, as one group or as two.
+
+    ``cpu``: pin the one group's thread there (with two groups, ignored: three threads
+    share two cores, and the scheduler places them).
+    """
     ids = list(range(1, INSTRUMENTS + 1))
     split = [ids] if groups == 1 else [ids[:4], ids[4:]]
+    pin = f"cpu = {cpu}\n" if groups == 1 else ""
     text = "".join(
-        f'[[group]]\nname = "g{g}"\ninstruments = {part}\n' for g, part in enumerate(split)
+        f'[[group]]\nname = "g{g}"\ninstruments = {part}\n{pin}' for g, part in enumerate(split)
     )
     for a, b, c, d in (ids[:4], ids[4:]):
         for leader, follower in ((a, b), (c, d)):
@@ -128,17 +139,21 @@ def latency_run(n: int, groups: int) -> tuple[np.ndarray, int, int]:
     records = stream(n).copy()
     words = records.view(np.int64).reshape(n, _WORDS)
     ring = RingBus(1 << 14)
+    feed_cpu, group_cpu = cpus() if groups == 1 else (-1, -1)
     detectors = PatternGroups(
-        pattern_config(groups),
+        pattern_config(groups, group_cpu),
         ring,
         wait=_LATENCY_WAIT[groups],
         batch=GROUP_BATCH,
         output_capacity=_capacity(n // 4),
     )
+    allowed = os.sched_getaffinity(0)
     detectors.start()
     try:
+        pin_thread(feed_cpu)
         produce_paced(ring, words, INTERVAL_NS)
     finally:
+        os.sched_setaffinity(0, allowed)
         detectors.stop()
     found = detectors.events()
     stats = detectors.stats()
@@ -150,9 +165,13 @@ def latency_run(n: int, groups: int) -> tuple[np.ndarray, int, int]:
 
 
 def floor_run(n: int) -> np.ndarray:
-    """:func:`~bench.ring.paced_floor` on this suite's stream and a group's block (warm-up cut)."""
+    """:func:`~bench.ring.paced_floor` with one group's stream, block and cores (warm-up cut)."""
     words = stream(n).copy().view(np.int64).reshape(n, _WORDS)
-    return paced_floor(words, INTERVAL_NS, GROUP_BATCH)[int(n * WARMUP_SHARE) :]
+    feed_cpu, group_cpu = cpus()
+    latencies = paced_floor(
+        words, INTERVAL_NS, GROUP_BATCH, producer_cpu=feed_cpu, consumer_cpu=group_cpu
+    )
+    return latencies[int(n * WARMUP_SHARE) :]
 
 
 def scaling_run(n: int, groups: int) -> tuple[float, int]:

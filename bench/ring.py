@@ -100,6 +100,17 @@ _NO_STOP = np.zeros(1, np.int64)
 _RECV_WORD = MARKET_EVENT_DTYPE.fields["recv_ns"][1] // 8
 
 
+def cpus() -> tuple[int, int]:
+    """``(feed side, consumer)`` CPUs for a paced run: the consumer gets a core of its own.
+
+    The paced producer (the feed handler) — and, where there is one, the journal writer —
+    take the lowest CPU, the consumer (engine, pattern group, floor) the highest, as a
+    latency-sensitive deployment would place them; ``(-1, -1)`` on one CPU.
+    """
+    allowed = sorted(os.sched_getaffinity(0))
+    return (allowed[0], allowed[-1]) if len(allowed) > 1 else (-1, -1)
+
+
 def produce_paced(ring: RingBus, words: np.ndarray, interval_ns: int) -> int:
     """Publish market records (``words``, a row each) one every ``interval_ns`` from now.
 

@@ -54,6 +54,7 @@ from bench.harness import Case, format_report, percentiles_ns, run_suite, summar
 from bench.ring import (
     STALL_THRESHOLD_NS,
     case_platform,
+    cpus,
     floor_results,
     paced_floor,
     produce_paced,
@@ -170,16 +171,6 @@ class LatencyRun(NamedTuple):
     errors: int
     decisions: int
     engine: np.ndarray  # the engine's own share: trigger's block off the ring → decision
-
-
-def cpus() -> tuple[int, int]:
-    """``(feed side, engine)`` CPUs: the engine gets a core of its own when there are two.
-
-    The paced producer (the feed handler) and the journal writer share the other, as a
-    latency-sensitive deployment would place them; ``(-1, -1)`` on one CPU.
-    """
-    allowed = sorted(os.sched_getaffinity(0))
-    return (allowed[0], allowed[-1]) if len(allowed) > 1 else (-1, -1)
 
 
 def latency_run(

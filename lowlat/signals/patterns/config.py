@@ -10,6 +10,7 @@ are frozen values validated on construction; :meth:`PatternConfig.from_toml` rea
     [[group]]
     name = "tech"
     instruments = [1, 2, 3, 4]
+    cpu = 1                     # optional: pin the group's thread (-1, the default: any)
 
     [[pattern]]
     name = "a-leads-b"
@@ -31,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+
+from lowlat.core.sched import check_cpu
 
 __all__ = [
     "DIRECTIONS",
@@ -111,16 +114,27 @@ def _tuple(value: object) -> object:
 
 @dataclass(frozen=True)
 class GroupConfig:
-    """A named set of instruments whose patterns one thread evaluates together."""
+    """A named set of instruments whose patterns one thread evaluates together.
+
+    ``cpu``: the CPU the group's thread is pinned to (``-1``: left to the OS); groups on
+    separate cores evaluate in parallel without taking each other's.
+    """
 
     name: str
     instruments: tuple[int, ...]
+    cpu: int = -1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instruments", _tuple(self.instruments))
         check = _Checks(f"group {self.name!r}")
         check.name(self.name)
         check.instruments("instruments", self.instruments, 1)
+        if not _is_int(self.cpu):
+            raise check.fail(f"cpu must be an integer (-1: any), got {self.cpu!r}")
+        try:
+            check_cpu(self.cpu)
+        except ValueError as error:
+            raise check.fail(f"cpu: {error}") from None
 
 
 @dataclass(frozen=True)

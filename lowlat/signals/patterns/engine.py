@@ -20,6 +20,7 @@ import numpy as np
 from lowlat.core.atomics import store_release
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import Policy, RingBus, RingError, WaitStrategy
+from lowlat.core.sched import pin_thread
 from lowlat.signals.patterns import kernels
 from lowlat.signals.patterns.config import PatternConfig
 from lowlat.signals.patterns.events import PATTERN_EVENT_DTYPE
@@ -167,6 +168,7 @@ class _Group:
     """One group's state, buffers, input consumer and output ring."""
 
     name: str
+    cpu: int  # the group thread's CPU (-1: any)
     state: PatternState
     consumer: int
     inputs: np.ndarray  # batch of MARKET_EVENT records
@@ -238,6 +240,7 @@ class PatternGroups:
                 self._groups.append(
                     _Group(
                         name=group.name,
+                        cpu=group.cpu,
                         state=state,
                         consumer=ring.add_consumer(policy),
                         inputs=np.zeros(batch, dtype=MARKET_EVENT_DTYPE),
@@ -306,15 +309,19 @@ class PatternGroups:
         for group in self._groups:
             args = (*self._args(group, functions), self._control, self._wait, _POLL_NS)
             thread = threading.Thread(
-                target=self._run, args=args, name=f"patterns-{group.name}", daemon=True
+                target=self._run,
+                args=(group.cpu, *args),
+                name=f"patterns-{group.name}",
+                daemon=True,
             )
             self._threads.append(thread)
         for thread in self._threads:
             thread.start()
         return self
 
-    def _run(self, *args: Any) -> None:
+    def _run(self, cpu: int, *args: Any) -> None:
         try:
+            pin_thread(cpu)
             kernels.run_group(*args)
         except BaseException as exc:  # interpreted kernels only: compiled ones cannot raise
             self._errors.append(exc)

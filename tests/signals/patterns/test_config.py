@@ -146,6 +146,14 @@ ERRORS = {
         '[[group]]\nname = "x"\ninstruments = []\n',
         "group 'x': instruments must list at least 1",
     ),
+    "group cpu not allowed": (
+        '[[group]]\nname = "x"\ninstruments = [1]\ncpu = 4096\n',
+        "group 'x': cpu: CPU 4096 is not one this process may run on",
+    ),
+    "group cpu as text": (
+        '[[group]]\nname = "x"\ninstruments = [1]\ncpu = "1"\n',
+        "group 'x': cpu must be an integer",
+    ),
     "negative instrument": ('[[group]]\nname = "x"\ninstruments = [-1]\n', "instrument id"),
     "boolean instrument": ('[[group]]\nname = "x"\ninstruments = [true]\n', "instrument id"),
     "instrument too large": (

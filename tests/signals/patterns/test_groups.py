@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 import numpy as np
@@ -73,6 +75,21 @@ def test_groups_on_threads_detect_what_the_engine_detects(ring_factory) -> None:
     assert (b.observations, b.foreign) == (EVENTS - in_a, in_a)
     assert a.emitted + b.emitted == len(events) == reference.stats().emitted
     assert a.dropped == b.dropped == a.lost == b.lost == 0
+
+
+def test_a_group_with_a_cpu_runs_pinned_to_it(ring_factory) -> None:
+    cpu = max(os.sched_getaffinity(0))
+    text = ALL_KINDS.replace('name = "b"', f'name = "b"\ncpu = {cpu}')
+    config = PatternConfig.from_toml(text)
+    assert [g.cpu for g in config.groups] == [-1, cpu]
+    groups = PatternGroups(config, ring_factory(1024), predicates=PREDICATES).start()
+    threads = {t.name: t.native_id for t in threading.enumerate()}
+    try:
+        # Each thread pins itself as it begins: wait for it, rather than race it.
+        wait_for(lambda: os.sched_getaffinity(threads["patterns-b"]) == {cpu})
+        assert os.sched_getaffinity(threads["patterns-a"]) == os.sched_getaffinity(0)
+    finally:
+        groups.stop()
 
 
 def test_events_can_be_read_while_the_groups_run(ring_factory) -> None:
