@@ -28,7 +28,6 @@ different event, a dropped or a lost one is an error.
 from __future__ import annotations
 
 import functools
-import os
 import time
 from typing import Any
 
@@ -47,7 +46,6 @@ from bench.ring_kernels import stall_fraction
 from lowlat.core.records import MARKET_EVENT_DTYPE, EventKind
 from lowlat.core.ring import RingBus, WaitStrategy
 from lowlat.core.ring import kernels as ring_kernels
-from lowlat.core.sched import pin_thread
 from lowlat.signals.patterns import PATTERN_EVENT_DTYPE, PatternConfig, PatternEngine, PatternGroups
 
 __all__ = ["CASES", "format_table", "run"]
@@ -147,13 +145,10 @@ def latency_run(n: int, groups: int) -> tuple[np.ndarray, int, int]:
         batch=GROUP_BATCH,
         output_capacity=_capacity(n // 4),
     )
-    allowed = os.sched_getaffinity(0)
     detectors.start()
     try:
-        pin_thread(feed_cpu)
-        produce_paced(ring, words, INTERVAL_NS)
+        produce_paced(ring, words, INTERVAL_NS, feed_cpu)
     finally:
-        os.sched_setaffinity(0, allowed)
         detectors.stop()
     found = detectors.events()
     stats = detectors.stats()

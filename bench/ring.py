@@ -111,18 +111,25 @@ def cpus() -> tuple[int, int]:
     return (allowed[0], allowed[-1]) if len(allowed) > 1 else (-1, -1)
 
 
-def produce_paced(ring: RingBus, words: np.ndarray, interval_ns: int) -> int:
+def produce_paced(ring: RingBus, words: np.ndarray, interval_ns: int, cpu: int = -1) -> int:
     """Publish market records (``words``, a row each) one every ``interval_ns`` from now.
 
     The session's own feed pacing, :func:`~lowlat.feeds.sim.pacing_kernels.publish_paced`:
     an absolute schedule, so a stalled producer catches up in a burst as a feed does, and
-    each row stamped with its receive time as it is published. Returns how many publishes
-    a full ring refused (each retried at once). The schedule starts before the kernel is
-    called: warm it up first (an empty ``words``), or the first rows wait for its compile.
+    each row stamped with its receive time as it is published. The calling thread runs on
+    ``cpu`` meanwhile (``-1``: where it may), and gets its own CPUs back after. Returns how
+    many publishes a full ring refused (each retried at once). The schedule starts before
+    the kernel is called: warm it up first (an empty ``words``), or the first rows wait for
+    its compile.
     """
-    _, refused = publish_paced(
-        *ring.arrays, words, words.shape[0], time.monotonic_ns(), 0, interval_ns, _NO_STOP
-    )
+    allowed = os.sched_getaffinity(0)
+    try:
+        pin_thread(cpu)
+        _, refused = publish_paced(
+            *ring.arrays, words, words.shape[0], time.monotonic_ns(), 0, interval_ns, _NO_STOP
+        )
+    finally:
+        os.sched_setaffinity(0, allowed)
     return int(refused)
 
 
@@ -145,7 +152,6 @@ def paced_floor(
     consumer = ring.add_consumer(Policy.LOSSLESS)
     latencies = np.zeros(words.shape[0], np.int64)
     received: list[int] = []
-    allowed = os.sched_getaffinity(0)
 
     def floor_consumer() -> None:
         pin_thread(consumer_cpu)
@@ -158,10 +164,8 @@ def paced_floor(
     thread = threading.Thread(target=floor_consumer, name="bench-floor", daemon=True)
     thread.start()
     try:
-        pin_thread(producer_cpu)
-        produce_paced(ring, words, interval_ns)
+        produce_paced(ring, words, interval_ns, producer_cpu)
     finally:
-        os.sched_setaffinity(0, allowed)
         thread.join()
         ring.close()
     if received != [words.shape[0]]:

@@ -41,7 +41,6 @@ one, left a venue batch unsent or found the outbound buffer full is an error.
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import tempfile
 import time
@@ -67,7 +66,6 @@ from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus
 from lowlat.core.ring import kernels as ring_kernels
-from lowlat.core.sched import pin_thread
 from lowlat.execution import ExecutionConfig, ExecutionEngine
 from lowlat.execution.examples import imbalance_quoter_strategy
 from lowlat.execution.layout import C_DECISION_SAMPLES
@@ -183,13 +181,10 @@ def latency_run(
     ring = RingBus(1 << 16)
     consumer = ring.add_consumer(policy="lossless")
     feed_cpu, engine_cpu = cpus()
-    allowed = os.sched_getaffinity(0)
     loop.start(ring, consumer, cpu=engine_cpu)
     try:
-        pin_thread(feed_cpu)
-        produce_paced(ring, words, INTERVAL_NS)
+        produce_paced(ring, words, INTERVAL_NS, feed_cpu)
     finally:
-        os.sched_setaffinity(0, allowed)
         loop.stop()
         ring.close()
     ex = loop.pipeline.execution.state

@@ -169,11 +169,15 @@ def _journal(journal, control: np.ndarray, rtype: int, now: int, rows: np.ndarra
         control[L_JOURNAL_REFUSED] += n - done
 
 
-@hot_kernel
+@hot_kernel_inline
 def route_and_apply(
     ex, risk, venue, gateway, s, sent: int, control: np.ndarray, metrics, journal
 ) -> None:
-    """Send ``s.outbound[:sent]`` to the venue; apply its reports to the lifecycle and risk."""
+    """Send ``s.outbound[:sent]`` to the venue; apply its reports to the lifecycle and risk.
+
+    Inlined: as a call it cost ~300 ns per order sent — the engine's whole state passed as
+    arguments, once per round (measured: 715 → 400 ns per replace, venue included).
+    """
     start = ZERO  # not 0: see ZERO (a loop-carried literal compiles route twice)
     while start < sent:
         begin = monotonic_ns()

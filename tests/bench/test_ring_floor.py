@@ -6,11 +6,13 @@ receive stamp, and the report rows are what the suites print.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 import pytest
 
+from bench import ring as ring_module
 from bench import ring_kernels as rk
 from bench.ring import floor_results, paced_floor, produce_paced
 from lowlat.core.records import MARKET_EVENT_DTYPE
@@ -74,3 +76,24 @@ def test_floor_results_subtract_the_floor_per_round():
 def test_floor_results_need_one_path_figure_per_floor():
     with pytest.raises(ValueError):
         floor_results([{"p50": 1.0, "p99.9": 2.0, "count": 1}], [], "path")
+
+
+def test_produce_paced_pins_the_caller_only_while_it_runs():
+    allowed = os.sched_getaffinity(0)
+    ring = RingBus(64)
+    seen: list[set[int]] = []
+    words = _words(4)
+    original = ring_module.publish_paced
+
+    def spy(*args):
+        seen.append(os.sched_getaffinity(0))
+        return original(*args)
+
+    ring_module.publish_paced = spy
+    try:
+        produce_paced(ring, words, 0, cpu=max(allowed))
+    finally:
+        ring_module.publish_paced = original
+        ring.close()
+    assert seen == [{max(allowed)}]
+    assert os.sched_getaffinity(0) == allowed
