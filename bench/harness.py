@@ -2,8 +2,9 @@
 
 A report is a JSON object ``{"suite", "machine", "created", "quick", "results": [...]}``;
 each result has ``name``, ``unit``, ``better`` (``"higher"`` or ``"lower"``), ``median``,
-``min``, ``max``, ``spread`` and ``runs``, and may carry ``target``, ``baseline_of``,
-``informational`` and ``note``. Results with ``baseline_of`` measure a reference
+``min``, ``max``, ``spread`` and ``runs``, and may carry ``target``, ``unjudged`` (why
+the runs cannot tell whether the target is met: shown instead of a verdict),
+``baseline_of``, ``informational`` and ``note``. Results with ``baseline_of`` measure a reference
 implementation (for example ``queue.Queue``), and ``informational`` ones (a maximum
 latency) are too noisy to gate on: :func:`compare` never flags either as a regression.
 """
@@ -369,13 +370,18 @@ def _target_cell(result: dict[str, Any]) -> tuple[str, str]:
     if target is None:
         return "", ""
     higher = result["better"] == "higher"
+    text = f"{'≥' if higher else '≤'} {fmt_number(target)}"
+    if result.get("unjudged"):
+        return text, "unjudged"
     met = result["median"] >= target if higher else result["median"] <= target
-    return f"{'≥' if higher else '≤'} {fmt_number(target)}", "met" if met else "MISSED"
+    return text, "met" if met else "MISSED"
 
 
 def _note(result: dict[str, Any]) -> str:
     """A result's note, plus how often its threads were preempted (median per run)."""
     note = result.get("note", "")
+    if result.get("unjudged"):
+        note += f"; unjudged: {result['unjudged']}"
     if "preemptions" in result:
         note += f"; {statistics.median(result['preemptions']):g} preemptions/run"
     return note

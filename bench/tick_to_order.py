@@ -319,6 +319,37 @@ def _p999_diffs(runs: list[LatencyRun], plain: list[LatencyRun], field: str) -> 
     ]
 
 
+def _journal_cost_row(plain: list[LatencyRun], journaled: list[LatencyRun]) -> dict[str, Any]:
+    """Journaling's cost on tick-to-order p99.9, judged on the rounds quiet enough to show it.
+
+    A 1 µs difference is visible only where the plain run's own p99.9 met its 10 µs target;
+    a round whose platform stalls put it at hundreds of µs differs from the next by noise
+    of that size. With no such round the row says so instead of a verdict.
+    """
+    diffs = _p999_diffs(journaled, plain, "latencies")
+    quiet = [
+        d
+        for d, run in zip(diffs, plain, strict=True)
+        if percentiles_ns(run.latencies)["p99.9"] <= TARGET_P999_NS
+    ]
+    result: dict[str, Any] = {
+        "name": "journaling's cost on tick-to-order p99.9",
+        "unit": "ns",
+        "better": "lower",
+        **summarize(quiet or diffs),
+        "target": TARGET_JOURNAL_NS,
+        "note": f"journaled p99.9 − plain p99.9 per round, over the {len(quiet)} of "
+        f"{len(diffs)} rounds whose plain p99.9 met {TARGET_P999_NS // 1000} µs; the "
+        "writer's share of the producer's core included",
+    }
+    if not quiet:
+        result["unjudged"] = (
+            f"no round's plain p99.9 met {TARGET_P999_NS // 1000} µs: platform stalls "
+            "swamp a 1 µs difference (all rounds shown)"
+        )
+    return result
+
+
 def _case_journal_overhead(repeats: int, events: int) -> list[dict[str, Any]]:
     """Plain, journaled and writer-held runs side by side in each round; p99.9 differences.
 
@@ -345,13 +376,7 @@ def _case_journal_overhead(repeats: int, events: int) -> list[dict[str, Any]]:
             errors=errors,
             note=note + "; the writer pinned beside the producer",
         ),
-        row(
-            "journaling's cost on tick-to-order p99.9",
-            _p999_diffs(journaled, plain, "latencies"),
-            target=TARGET_JOURNAL_NS,
-            note="journaled p99.9 − plain p99.9, per round (median of rounds): the writer's "
-            "share of the producer's core included",
-        ),
+        _journal_cost_row(plain, journaled),
         row(
             "journaling's cost on the engine time p99.9",
             _p999_diffs(journaled, plain, "engine"),

@@ -238,3 +238,13 @@ def test_platform_probe_reports_a_stall_share_that_never_gates_a_comparison():
     worse = {**report, "results": [{**result, "median": result["median"] * 10 + 50}]}
     (row,) = harness.compare(worse, report)
     assert not row["regression"]
+
+
+def test_a_target_the_runs_cannot_judge_says_why_instead_of_a_verdict():
+    judged = _result("a", -5.0, better="lower", target=1.0)
+    unjudged = _result("b", -5.0, better="lower", target=1.0, unjudged="platform stalls")
+    table = harness.format_report(_report(judged, unjudged))
+    line_a, line_b = (line for line in table.splitlines() if line.startswith(("a ", "b ")))
+    assert "met" in line_a.split() and "unjudged" not in line_a
+    assert "met" not in line_b.split() and "unjudged" in line_b.split()
+    assert "unjudged: platform stalls" in line_b

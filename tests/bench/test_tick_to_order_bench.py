@@ -6,6 +6,8 @@ none lost or refused) and the rows are the ones the suite prints.
 
 from __future__ import annotations
 
+import numpy as np
+
 from bench import tick_to_order
 
 EVENTS = 3_000
@@ -30,3 +32,19 @@ def test_a_writer_held_run_journals_every_record_once_started():
     run = tick_to_order._journaled_run(EVENTS, writer_held=True)
     assert run.errors == 0  # every record the loop handed over was written after the run
     assert run.decisions > 0 and len(run.latencies) > 0
+
+
+def _run(p999_ns: int) -> tick_to_order.LatencyRun:
+    """A run whose latencies have the given p99.9 (a flat sample)."""
+    latencies = np.full(1_000, p999_ns, np.int64)
+    return tick_to_order.LatencyRun(latencies, 0, 1_000, latencies)
+
+
+def test_journaling_is_judged_only_on_rounds_quiet_enough_to_show_a_microsecond():
+    plain = [_run(5_000), _run(400_000)]
+    journaled = [_run(5_600), _run(100_000)]
+    row = tick_to_order._journal_cost_row(plain, journaled)
+    assert row["runs"] == [600.0]  # the noisy round's −300 µs is left out
+    assert "unjudged" not in row
+    noisy = tick_to_order._journal_cost_row([_run(400_000)], [_run(100_000)])
+    assert noisy["runs"] == [-300_000.0] and "platform stalls" in noisy["unjudged"]
