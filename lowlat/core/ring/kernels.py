@@ -29,7 +29,6 @@ import numpy as np
 
 from lowlat.core.atomics import (
     compare_and_swap,
-    cpu_relax,
     fence_acquire,
     fence_release,
     load_acquire,
@@ -316,10 +315,17 @@ def poll(
 
 @hot_kernel
 def idle(strategy: int, attempt: int) -> None:
-    """Idle once after ``attempt`` consecutive empty polls, as ``strategy`` says."""
+    """Idle once after ``attempt`` consecutive empty polls, as ``strategy`` says.
+
+    A busy-spin returns at once: the next poll is the spin. No ``pause`` hint — under KVM a
+    vCPU that keeps executing ``pause`` is taken for a waiting lock holder and descheduled
+    (pause-loop exiting). Measured on this project's VM, tick-to-order p99.9 at 1 M msg/s,
+    5 A/B pairs in alternation: 7.9 / 39.9 / 9.2 / 42.5 / 49.6 µs without the hint against
+    22.9 / 242 / 80.6 / 296 / 60.9 µs with it. A busy-spinning thread owns its core anyway.
+    """
     if strategy == _BUSY_SPIN:
-        cpu_relax()
-    elif strategy == _YIELD:
+        return
+    if strategy == _YIELD:
         yield_thread()
     else:
         shift = min(attempt, 10)

@@ -84,7 +84,7 @@ class Policy(IntEnum):
 class WaitStrategy(IntEnum):
     """How a consumer idles on an empty ring."""
 
-    BUSY_SPIN = 0  # spin with the CPU's pause hint: lowest latency, burns a core
+    BUSY_SPIN = 0  # poll again at once (no pause hint: see kernels.idle): burns a core
     YIELD = 1  # sched_yield between polls: shares the core
     SLEEP_BACKOFF = 2  # nanosleep, doubling from 1 µs up to a cap: idle-friendly
 
