@@ -2,8 +2,8 @@
 
 A report is a JSON object ``{"suite", "machine", "created", "quick", "results": [...]}``;
 each result has ``name``, ``unit``, ``better`` (``"higher"`` or ``"lower"``), ``median``,
-``min``, ``max``, ``spread`` and ``runs``, and may carry ``target``, ``unjudged`` (why
-the runs cannot tell whether the target is met: shown instead of a verdict),
+``min``, ``max``, ``spread`` and ``runs``, and may carry ``target``, ``judged`` (one flag
+per run: whether that run can tell the target's verdict; see :func:`apply_judged`),
 ``baseline_of``, ``informational`` and ``note``. Results with ``baseline_of`` measure a reference
 implementation (for example ``queue.Queue``), and ``informational`` ones (a maximum
 latency) are too noisy to gate on: :func:`compare` never flags either as a regression.
@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_NOISE_FLOOR",
     "Case",
     "ReportError",
+    "apply_judged",
     "compare",
     "fmt_number",
     "format_comparison",
@@ -349,15 +350,35 @@ def run_suite(
     }
 
 
+def apply_judged(result: dict[str, Any]) -> dict[str, Any]:
+    """Summarise a result with ``judged`` flags over the runs that can tell its verdict.
+
+    A run is judged when it could show the target at all (a 1 µs difference needs a run
+    quiet enough to hold one). The median, extremes and verdict come from the judged runs;
+    with none, from every run, and the result says ``unjudged`` (with ``unjudged_reason``)
+    instead of a verdict. ``runs`` keeps every run. Returns ``result``, updated.
+    """
+    runs = list(result["runs"])
+    values = [value for value, judged in zip(runs, result["judged"], strict=True) if judged]
+    result.update(summarize(values or runs))
+    result["runs"] = runs
+    result.pop("unjudged", None)
+    if not values:
+        result["unjudged"] = result.get("unjudged_reason", "no run could tell")
+    return result
+
+
 def _merge_runs(per_round: list[dict[str, Any]]) -> dict[str, Any]:
     """One result from the single-run results of the same case over several rounds."""
     merged = dict(per_round[0])
     merged.update(summarize([value for r in per_round for value in r["runs"]]))
     if "errors" in merged:
         merged["errors"] = sum(r["errors"] for r in per_round)
-    for key in ("preemptions", "stalls"):
+    for key in ("preemptions", "stalls", "judged"):
         if key in merged:
             merged[key] = [value for r in per_round for value in r[key]]
+    if "judged" in merged:
+        apply_judged(merged)
     if "first_bad_seq" in merged:
         bad = [r["first_bad_seq"] for r in per_round if r["first_bad_seq"] >= 0]
         merged["first_bad_seq"] = min(bad) if bad else -1
@@ -378,13 +399,15 @@ def _target_cell(result: dict[str, Any]) -> tuple[str, str]:
 
 
 def _note(result: dict[str, Any]) -> str:
-    """A result's note, plus how often its threads were preempted (median per run)."""
-    note = result.get("note", "")
+    """A result's note, plus which runs judged it and how often its threads were preempted."""
+    parts = [result["note"]] if result.get("note") else []
+    if "judged" in result:
+        parts.append(f"judged on {sum(result['judged'])} of {len(result['judged'])} runs")
     if result.get("unjudged"):
-        note += f"; unjudged: {result['unjudged']}"
+        parts.append(f"unjudged: {result['unjudged']}")
     if "preemptions" in result:
-        note += f"; {statistics.median(result['preemptions']):g} preemptions/run"
-    return note
+        parts.append(f"{statistics.median(result['preemptions']):g} preemptions/run")
+    return "; ".join(parts)
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -54,7 +54,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bench.harness import Case, format_report, percentiles_ns, run_suite, summarize
+from bench.harness import (
+    Case,
+    apply_judged,
+    format_report,
+    percentiles_ns,
+    run_suite,
+    summarize,
+)
 from bench.ring import (
     STALL_THRESHOLD_NS,
     case_platform,
@@ -324,30 +331,23 @@ def _journal_cost_row(plain: list[LatencyRun], journaled: list[LatencyRun]) -> d
 
     A 1 µs difference is visible only where the plain run's own p99.9 met its 10 µs target;
     a round whose platform stalls put it at hundreds of µs differs from the next by noise
-    of that size. With no such round the row says so instead of a verdict.
+    of that size (:func:`~bench.harness.apply_judged`).
     """
-    diffs = _p999_diffs(journaled, plain, "latencies")
-    quiet = [
-        d
-        for d, run in zip(diffs, plain, strict=True)
-        if percentiles_ns(run.latencies)["p99.9"] <= TARGET_P999_NS
-    ]
-    result: dict[str, Any] = {
-        "name": "journaling's cost on tick-to-order p99.9",
-        "unit": "ns",
-        "better": "lower",
-        **summarize(quiet or diffs),
-        "target": TARGET_JOURNAL_NS,
-        "note": f"journaled p99.9 − plain p99.9 per round, over the {len(quiet)} of "
-        f"{len(diffs)} rounds whose plain p99.9 met {TARGET_P999_NS // 1000} µs; the "
-        "writer's share of the producer's core included",
-    }
-    if not quiet:
-        result["unjudged"] = (
-            f"no round's plain p99.9 met {TARGET_P999_NS // 1000} µs: platform stalls "
-            "swamp a 1 µs difference (all rounds shown)"
-        )
-    return result
+    return apply_judged(
+        {
+            "name": "journaling's cost on tick-to-order p99.9",
+            "unit": "ns",
+            "better": "lower",
+            "runs": _p999_diffs(journaled, plain, "latencies"),
+            "judged": [percentiles_ns(run.latencies)["p99.9"] <= TARGET_P999_NS for run in plain],
+            "unjudged_reason": f"no round's plain p99.9 met {TARGET_P999_NS // 1000} µs: "
+            "platform stalls swamp a 1 µs difference (all rounds shown)",
+            "target": TARGET_JOURNAL_NS,
+            "note": f"journaled p99.9 − plain p99.9 per round, judged on the rounds whose "
+            f"plain p99.9 met {TARGET_P999_NS // 1000} µs; the writer's share of the "
+            "producer's core included",
+        }
+    )
 
 
 def _case_journal_overhead(repeats: int, events: int) -> list[dict[str, Any]]:

@@ -248,3 +248,19 @@ def test_a_target_the_runs_cannot_judge_says_why_instead_of_a_verdict():
     assert "met" in line_a.split() and "unjudged" not in line_a
     assert "met" not in line_b.split() and "unjudged" in line_b.split()
     assert "unjudged: platform stalls" in line_b
+
+
+def test_rounds_merge_their_judged_flags_and_the_verdict_uses_the_judged_runs():
+    def round_(value: float, judged: bool) -> dict[str, Any]:
+        result = _result("j", value, better="lower", target=1.0, judged=[judged])
+        return harness.apply_judged(result | {"unjudged_reason": "too noisy"})
+
+    merged = harness._merge_runs([round_(-50.0, False), round_(0.5, True), round_(0.7, True)])
+    assert merged["runs"] == [-50.0, 0.5, 0.7] and merged["judged"] == [False, True, True]
+    assert merged["median"] == 0.6 and "unjudged" not in merged
+    table = harness.format_report(_report(merged))
+    (line,) = (row for row in table.splitlines() if row.startswith("j "))
+    assert "met" in line.split() and line.endswith("judged on 2 of 3 runs")
+    assert "; judged" not in line  # no separator before the first part of the note
+    noisy = harness._merge_runs([round_(-50.0, False), round_(-40.0, False)])
+    assert noisy["unjudged"] == "too noisy" and noisy["median"] == -45.0

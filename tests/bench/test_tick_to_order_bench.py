@@ -44,7 +44,8 @@ def test_journaling_is_judged_only_on_rounds_quiet_enough_to_show_a_microsecond(
     plain = [_run(5_000), _run(400_000)]
     journaled = [_run(5_600), _run(100_000)]
     row = tick_to_order._journal_cost_row(plain, journaled)
-    assert row["runs"] == [600.0]  # the noisy round's −300 µs is left out
+    assert row["runs"] == [600.0, -300_000.0] and row["judged"] == [True, False]
+    assert row["median"] == 600.0  # the noisy round's −300 µs does not count
     assert "unjudged" not in row
     noisy = tick_to_order._journal_cost_row([_run(400_000)], [_run(100_000)])
-    assert noisy["runs"] == [-300_000.0] and "platform stalls" in noisy["unjudged"]
+    assert noisy["median"] == -300_000.0 and "platform stalls" in noisy["unjudged"]
