@@ -95,7 +95,7 @@ from lowlat.execution.layout import (
 )
 from lowlat.execution.states import OrderState
 
-__all__ = ["on_report", "on_reports", "submit", "submit_all"]
+__all__ = ["find_order", "on_report", "on_reports", "submit", "submit_all"]
 
 _READY = LifecycleState.READY.value
 _WARMUP = LifecycleState.WARMUP.value
@@ -224,7 +224,7 @@ def _move(ex: ExecState, entry: int, state: int, now_ns: int) -> None:
 
 
 @hot_kernel_inline
-def _find(ex: ExecState, client_order_id: int) -> int:
+def find_order(ex: ExecState, client_order_id: int) -> int:
     """Entry of order ``client_order_id``, or -1 if the table does not hold it."""
     if client_order_id <= 0:
         return -1
@@ -298,7 +298,7 @@ def submit(
     reducing = action == _CANCEL
     target = -1
     if action != _NEW:
-        target = _find(ex, intent["orig_client_order_id"])
+        target = find_order(ex, intent["orig_client_order_id"])
         if target < 0 or not _amendable(orders[target, O_STATE]):
             reason = _NOT_WORKING
             counters[C_NOT_WORKING] += 1
@@ -401,7 +401,7 @@ def _answer(
     orders = ex.orders
     row = orders[entry]
     status = r["status"]
-    target = _find(ex, row[O_TARGET])
+    target = find_order(ex, row[O_TARGET])
     pending = target >= 0 and orders[target, O_STATE] in (_PENDING_CANCEL, _PENDING_REPLACE)
     row[O_REASON] = r["reason"]
     if row[O_ACTION] == _REPLACE and status == _ST_REPLACED:
@@ -443,7 +443,7 @@ def on_report(
     counters = ex.counters
     counters[C_REPORTS] += 1
     r = reports[i]
-    entry = _find(ex, r["client_order_id"])
+    entry = find_order(ex, r["client_order_id"])
     if entry < 0 or ex.orders[entry, O_SENT_NS] == 0:
         counters[C_UNKNOWN_REPORTS] += 1
         return n_acks

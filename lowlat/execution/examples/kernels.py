@@ -22,7 +22,8 @@ from lowlat.book.kernels import level, slot_of
 from lowlat.book.layout import ASK, BID, BookState
 from lowlat.core.jit import hot_kernel, hot_kernel_inline
 from lowlat.core.records import OrderAction, OrderType, Side, TimeInForce
-from lowlat.execution.layout import C_NEXT_ID, O_ID, O_PRICE, O_STATE, ExecState
+from lowlat.execution.kernels import find_order
+from lowlat.execution.layout import C_NEXT_ID, O_PRICE, O_STATE, ExecState
 from lowlat.execution.states import OrderState
 from lowlat.signals.micro.layout import M_ASK_SIZE, M_BID_SIZE, M_TWO_SIDED, SignalState
 from lowlat.signals.patterns.events import PatternKind
@@ -99,12 +100,8 @@ def _intent(
 @hot_kernel_inline
 def _order_state(ex: ExecState, client_id: int) -> int:
     """State of our order ``client_id`` (FREE if the table no longer holds it)."""
-    if client_id <= 0:
-        return _FREE
-    entry = client_id & (ex.orders.shape[0] - 1)
-    if ex.orders[entry, O_ID] != client_id:
-        return _FREE
-    return ex.orders[entry, O_STATE]
+    entry = find_order(ex, client_id)
+    return _FREE if entry < 0 else ex.orders[entry, O_STATE]
 
 
 @hot_kernel_inline
@@ -175,7 +172,7 @@ def imbalance_quoter(
         if working == 0:
             memory[id_word] = next_id + n
             n = _intent(intents, n, _NEW, side, want, qty, instrument, account, _DAY, 0)
-        elif ex.orders[working & (ex.orders.shape[0] - 1), O_PRICE] != want:
+        elif ex.orders[find_order(ex, working), O_PRICE] != want:
             # Client order ids are handed out in intent order: this request's is next_id + n.
             memory[request_word] = next_id + n
             n = _intent(intents, n, _REPLACE, side, want, qty, instrument, account, _DAY, working)
