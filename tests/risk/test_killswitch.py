@@ -229,6 +229,7 @@ def test_no_order_slips_past_an_engagement_from_another_thread() -> None:
     batch = np.zeros(1, ORDER_DTYPE)
     batch[0] = order(1, qty=1)
     passed = []
+    refused = []
     started = threading.Event()
 
     def trade() -> None:
@@ -240,6 +241,7 @@ def test_no_order_slips_past_an_engagement_from_another_thread() -> None:
                 passed.append(client_id)
             started.set()
             if reason == R.KILL_SWITCH:
+                refused.append(client_id)
                 return
             client_id += 1
 
@@ -249,7 +251,10 @@ def test_no_order_slips_past_an_engagement_from_another_thread() -> None:
     d.switch.engage("race", by="test")
     thread.join()
     cancelled = [o.client_order_id for o in d.cancelled[0]]
-    assert passed and cancelled == passed
+    # Every order that passed is cancelled. The order the switch stopped may be listed too:
+    # reserved, then seen by the listing, then rolled back when its check saw the flag (a
+    # cancel for an order that never left is harmless; a passed order missing is not).
+    assert passed and cancelled in (passed, passed + refused)
 
 
 class _RemovalDuringCopy(np.ndarray):
