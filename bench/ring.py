@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from bench import ring_kernels as rk
-from bench.harness import format_report, percentiles_ns, run_suite, summarize
+from bench.harness import apply_judged, format_report, percentiles_ns, run_suite, summarize
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import Policy, RingBus
 from lowlat.core.sched import pin_thread
@@ -206,6 +206,41 @@ def floor_results(
         }
     )
     return rows
+
+
+def judged_on_quiet_floors(
+    result: dict[str, Any], before: list[dict[str, float]], after: list[dict[str, float]]
+) -> list[dict[str, Any]]:
+    """A path's p99.9 row judged on the rounds quiet enough to tell, and its every round.
+
+    ``result`` is the row (its ``runs`` one per round, its ``target`` in ns); ``before``
+    and ``after`` the :func:`paced_floor` percentiles of the floor runs right before and
+    right after each path run, in order. A round in which a consumer doing no work at all
+    missed the target says nothing of the path: the platform's stalls decided it. So the
+    target row's verdict and median come from the rounds whose floors on both sides met
+    the target (``unjudged`` with none); a second, informational row keeps the p99.9 of
+    every round.
+    """
+    target = result["target"]
+    if not len(before) == len(after) == len(result["runs"]):
+        raise ValueError(
+            f"{len(before)} and {len(after)} floor runs for {len(result['runs'])} path runs"
+        )
+    every = {k: v for k, v in result.items() if k != "target"}
+    every.update(name=f"{result['name']}, every round", informational=True)
+    judged = apply_judged(
+        {
+            **result,
+            "judged": [
+                max(b["p99.9"], a["p99.9"]) <= target for b, a in zip(before, after, strict=True)
+            ],
+            "unjudged_reason": f"no round's floor p99.9 met {target / 1000:g} µs: the platform's "
+            "stalls alone exceed the target (every round in the next row)",
+            "note": f"{result['note']}; judged on the rounds whose floor p99.9 met the target "
+            "right before and right after the path's run",
+        }
+    )
+    return [judged, every]
 
 
 def _new_ring(consumers: int, shared_name: str | None = None) -> tuple[RingBus, list[int]]:

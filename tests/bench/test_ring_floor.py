@@ -14,7 +14,8 @@ import pytest
 
 from bench import ring as ring_module
 from bench import ring_kernels as rk
-from bench.ring import floor_results, paced_floor, produce_paced
+from bench.harness import format_report, summarize
+from bench.ring import floor_results, judged_on_quiet_floors, paced_floor, produce_paced
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import Policy, RingBus
 
@@ -76,6 +77,50 @@ def test_floor_results_subtract_the_floor_per_round():
 def test_floor_results_need_one_path_figure_per_floor():
     with pytest.raises(ValueError):
         floor_results([{"p50": 1.0, "p99.9": 2.0, "count": 1}], [], "path")
+
+
+def _p999_row(runs: list[float]) -> dict:
+    return {"name": "path p99.9", "unit": "ns", "better": "lower", "target": 10_000.0,
+            "note": "paced", **summarize(runs)}  # fmt: skip
+
+
+def _floors(*p999: float) -> list[dict[str, float]]:
+    return [{"p50": 100.0, "p99.9": value} for value in p999]
+
+
+def test_the_target_is_judged_only_on_rounds_whose_floors_on_both_sides_met_it():
+    row = _p999_row([7_000.0, 400_000.0, 30_000.0, 9_000.0])
+    before = _floors(2_000.0, 300_000.0, 3_000.0, 8_000.0)
+    after = _floors(4_000.0, 1_000.0, 250_000.0, 6_000.0)
+    judged, every = judged_on_quiet_floors(row, before, after)
+    assert judged["judged"] == [True, False, False, True]
+    assert judged["median"] == 8_000.0 and judged["max"] == 9_000.0  # rounds 1 and 4 only
+    assert "unjudged" not in judged and judged["target"] == 10_000.0
+    assert every["name"] == "path p99.9, every round" and every["informational"]
+    assert "target" not in every and every["runs"] == row["runs"]
+    assert every["median"] == 19_500.0
+
+
+def test_a_path_judged_on_quiet_rounds_still_misses_when_it_is_slow_there():
+    row = _p999_row([25_000.0, 40_000.0])
+    judged, _ = judged_on_quiet_floors(row, _floors(1_000.0, 2_000.0), _floors(1_500.0, 900.0))
+    assert judged["judged"] == [True, True] and judged["median"] == 32_500.0
+    table = format_report({"suite": "t", "machine": {}, "quick": True, "results": [judged]})
+    row = next(line for line in table.splitlines() if line.startswith("path p99.9"))
+    assert "MISSED" in row.split() and "unjudged" not in row
+
+
+def test_with_no_quiet_round_the_target_is_unjudged_and_says_why():
+    row = _p999_row([500_000.0, 6_000.0])
+    judged, _ = judged_on_quiet_floors(row, _floors(400_000.0, 3_000.0), _floors(5_000.0, 60_000.0))
+    assert judged["judged"] == [False, False]
+    assert "platform's stalls alone exceed the target" in judged["unjudged"]
+    assert judged["runs"] == [500_000.0, 6_000.0]
+
+
+def test_judging_needs_two_floors_per_path_round():
+    with pytest.raises(ValueError, match="floor runs"):
+        judged_on_quiet_floors(_p999_row([1.0, 2.0]), _floors(1.0, 1.0), _floors(1.0))
 
 
 def test_produce_paced_pins_the_caller_only_while_it_runs():

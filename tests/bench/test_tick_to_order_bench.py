@@ -1,4 +1,4 @@
-"""The tick-to-order journal case on a short stream: its rows, and every record on disk.
+"""The tick-to-order latency and journal cases on a short stream: their rows, every record on disk.
 
 No timing assertions: the runs verify themselves (every record processed and journaled,
 none lost or refused) and the rows are the ones the suite prints.
@@ -26,6 +26,17 @@ def test_the_journal_case_runs_plain_journaled_and_writer_held_rounds():
     assert by_name["tick-to-order p99.9, journaled, 1 M msg/s"]["errors"] == 0
     assert by_name["journaling's cost on tick-to-order p99.9"]["target"] == 1_000
     assert all(len(row["runs"]) == 1 for row in rows)
+
+
+def test_the_latency_case_judges_its_target_between_two_floors_and_keeps_every_round():
+    rows = tick_to_order.CASES["latency"][0](1, EVENTS)
+    by_name = {row["name"]: row for row in rows}
+    judged = by_name["tick-to-order p99.9, 1 M msg/s"]
+    every = by_name["tick-to-order p99.9, 1 M msg/s, every round"]
+    assert judged["target"] == 10_000 and judged["errors"] == 0
+    assert len(judged["judged"]) == 1 and every["runs"] == judged["runs"]
+    assert "target" not in every and every["informational"]
+    assert "floor: ring hop, no work, p99.9, 1 M msg/s" in by_name
 
 
 def test_a_writer_held_run_journals_every_record_once_started():
