@@ -452,6 +452,12 @@ def format_report(report: dict[str, Any]) -> str:
         f"{machine.get('usable_cores', '?')} cores, Python {machine.get('python', '?')}, "
         f"numba {machine.get('numba', '?')}; load {load[0]:.2f} → {load[1]:.2f}"
     )
+    isolation = report.get("isolation")
+    if isolation:
+        head += (
+            f"; CPU {isolation['cpu']} isolated ({isolation['tasks_moved']} tasks, "
+            f"{isolation['irqs_moved']} interrupts moved off it)"
+        )
     foot = (
         "lowlat ×: how many times better lowlat is than this baseline, against the lowlat case "
         "of the same shape (higher-is-better: lowlat / baseline; lower-is-better: baseline / "

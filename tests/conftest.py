@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package: shared-memory names and ring buses that clean up.
+"""Fixtures shared by every test package: shared-memory names and ring buses that clean up,
+and a bystander process for the CPU isolation tests.
 
 Also the suite-wide Hypothesis profile, and how pytest-xdist groups tests (see below).
 """
@@ -7,9 +8,12 @@ from __future__ import annotations
 
 import _posixshmem
 import os
+import shutil
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing import shared_memory
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -114,3 +118,33 @@ def ring_factory(shm_name: str) -> Iterator[RingFactory]:
     factory = RingFactory()
     yield factory
     factory.close_all()
+
+
+@pytest.fixture
+def bystander(tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """A sleeping process named ``lowlat-bystander``, allowed on every CPU of this one."""
+    program = tmp_path / "lowlat-bystander"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
+    process = subprocess.Popen([str(program), "60"])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def isolation_scan_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Let a machine-wide CPU isolation see one process (call with its pid).
+
+    An isolation moves every process's tasks off its CPU; tests running beside this one
+    read and set their own threads' masks, so the scan is narrowed to a bystander.
+    """
+    from lowlat.core import isolation
+
+    scan = isolation._tasks
+
+    def only(pid: int) -> None:
+        monkeypatch.setattr(isolation, "_tasks", lambda pids: scan([pid] if pids is None else pids))
+
+    return only

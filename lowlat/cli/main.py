@@ -1,17 +1,19 @@
-"""``lowlat`` — one command for the operator: run, demo, bench, feed, book, venue, sim."""
+"""``lowlat`` — one command for the operator: run, demo, bench, feed, book, venue, sim, tune."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lowlat import __version__
-from lowlat.cli import fail_commands, feed_transport, journal_commands, operate
+from lowlat.cli import fail_commands, feed_transport, journal_commands, operate, tune_commands
 from lowlat.cli.tables import format_table
 
 BENCH_SUITES = (
@@ -103,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     operate.add_commands(commands)
     journal_commands.add_commands(commands)
     fail_commands.add_commands(commands)
+    tune_commands.add_commands(commands)
 
     from lowlat.feeds.sim import SCENARIOS as SIM_SCENARIOS
 
@@ -134,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--compare", type=Path, metavar="BASELINE", help="flag regressions against this report"
+    )
+    bench.add_argument(
+        "--isolate",
+        action="store_true",
+        help="keep the consumer's CPU (this process's highest) from the machine's other "
+        'work while the suites run, as isolate = "machine" does for a session (root)',
     )
     return parser
 
@@ -199,10 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": journal_commands.run,
         "fail": fail_commands.cmd_fail,
         "actions": fail_commands.cmd_actions,
+        "tune": tune_commands.cmd_tune,
     }[args.command]
     try:
         return handler(args)
-    except (CommandError, operate.OperateError) as error:
+    except (CommandError, operate.OperateError, tune_commands.TuneError) as error:
         print(f"lowlat {args.command}: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -372,9 +382,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for name in [wanted] if wanted else list(BENCH_SUITES):
         _, suite = _load_bench(name)
         try:
-            report = suite.run(
-                quick=args.quick, repeats=args.repeats, events=args.events, only=args.only
-            )
+            with _bench_isolation(args.isolate) as isolation:
+                report = suite.run(
+                    quick=args.quick, repeats=args.repeats, events=args.events, only=args.only
+                )
+            if isolation is not None:
+                report["isolation"] = isolation.summary()
         except ValueError as error:
             raise CommandError(str(error)) from None
         print(suite.format_table(report))
@@ -390,6 +403,25 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             if any(row["regression"] for row in rows):
                 exit_status = 1
     return exit_status
+
+
+@contextlib.contextmanager
+def _bench_isolation(wanted: bool) -> Iterator[Any]:
+    """The consumers' CPU kept from the machine's other work for a suite (``--isolate``)."""
+    from lowlat.core.isolation import IsolationError, isolated, usable_cpus
+
+    if not wanted:
+        yield None
+        return
+    usable = usable_cpus()
+    if len(usable) < 2:
+        raise CommandError("--isolate needs two CPUs: this process may run on one")
+    cpu = max(usable)
+    try:
+        with isolated(cpu, spare=[os.getpid()]) as isolation:
+            yield isolation
+    except IsolationError as error:
+        raise CommandError(str(error)) from None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

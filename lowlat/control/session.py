@@ -61,6 +61,8 @@ from lowlat.control.sidecar import MetricsSidecar
 from lowlat.control.stages import Stage
 from lowlat.control.timesync import TimeSyncMonitor, WallClock
 from lowlat.control.warmup import WarmupController
+from lowlat.core.isolation import DEFAULT_STATE as DEFAULT_ISOLATION_STATE
+from lowlat.core.isolation import Isolation, isolate, restore
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus, WaitStrategy
@@ -112,6 +114,12 @@ ENGINE_WAITS = {
     "sleep-backoff": WaitStrategy.SLEEP_BACKOFF,  # nanosleep 1 µs → 1 ms: near-idle CPU
 }
 
+#: ``[session] isolate``: whose work is kept off ``engine_cpu`` while the session runs.
+ISOLATE_SCOPES = {
+    "process": "this process's other threads (reserve_cpu)",
+    "machine": "also every other process, interrupt and kernel work queue that may move "
+    "(lowlat.core.isolation; root)",
+}
 
 #: ``[session] strategy``: the example strategies the main job can run.
 STRATEGIES = {
@@ -136,6 +144,8 @@ class SessionConfig:
     warmup_messages: int = 20_000  # simulated messages replayed through the path in WARMUP
     engine_cpu: int = -1  # the engine thread's CPU, kept for it alone; -1: not pinned
     engine_wait: str = "busy-spin"  # how the engine idles on an empty ring (ENGINE_WAITS)
+    isolate: str = "process"  # keep engine_cpu from this process's threads, or the machine's
+    isolation_state: str = str(DEFAULT_ISOLATION_STATE)  # isolate = "machine": its undo file
     strategy: str = "imbalance-quoter"  # one of STRATEGIES
     feed_cpu: int = -1  # CPU to pin the feed thread to; -1: not pinned
     http_port: int = 9_464  # 0: any free port
@@ -167,6 +177,20 @@ class SessionConfig:
             raise ValueError(
                 f"session.feed_cpu: CPU {self.feed_cpu} is the engine's (engine_cpu), which "
                 "keeps it for itself"
+            )
+        if self.isolate not in ISOLATE_SCOPES:
+            raise ValueError(
+                f"session.isolate {self.isolate!r} is not one of {', '.join(ISOLATE_SCOPES)}"
+            )
+        if self.isolate == "machine" and self.engine_cpu < 0:
+            raise ValueError(
+                'session.isolate = "machine" keeps the engine\'s CPU for it: it needs an '
+                "engine_cpu (this process may run on one CPU only, or engine_cpu is -1)"
+            )
+        if self.isolate == "machine" and os.geteuid() != 0:
+            raise ValueError(
+                'session.isolate = "machine" moves other processes and interrupts off the '
+                'engine\'s CPU, which needs root; run as root or use isolate = "process"'
             )
         if self.strategy not in STRATEGIES:
             raise ValueError(
@@ -571,6 +595,8 @@ class Session:
         self.frozen_objects = 0  # objects the GC no longer visits (see lowlat.control.heap)
         self._stopping = False
         self._reserved: dict[int, set[int]] = {}  # thread masks moved off the engine's CPU
+        self._isolation: Isolation | None = None  # isolate = "machine": what moved off it
+        self.isolation_problems: list[str] = []  # what the machine's restore could not undo
 
     def _pipeline(self, lifecycle: Lifecycle) -> TradingPipeline:
         return build_pipeline(self.config, lifecycle)
@@ -653,6 +679,11 @@ class Session:
                 # The engine's CPU is its own: every other thread here, and every one
                 # started from now on (the feed's), runs on the rest.
                 self._reserved = reserve_cpu(s.engine_cpu, self.loop.thread_id)
+                if s.isolate == "machine":
+                    # And the machine's: other processes, interrupts, kernel work queues.
+                    self._isolation = isolate(
+                        s.engine_cpu, spare=[os.getpid()], state_path=Path(s.isolation_state)
+                    )
             self.feed = _Feed(
                 replace(s, duration_s=duration_s or s.duration_s),
                 self.feed_ring,
@@ -806,6 +837,8 @@ class Session:
         self.feed_ring.close()
         if self._temporary:
             shutil.rmtree(self.journal_dir, ignore_errors=True)
+        if self._isolation is not None:
+            self.isolation_problems = restore(self._isolation)
         release_cpu(self._reserved)
         self._reserved = {}
         thaw_heap()
@@ -878,6 +911,8 @@ class Session:
                 "strategy": self.config.session.strategy,
                 "wait": self.config.session.engine_wait,
                 "cpu": self.config.session.engine_cpu,
+                "isolate": self.config.session.isolate,
+                "isolation": self._isolation.summary() if self._isolation else None,
                 "running": self.loop.running,
                 "cpu_s": self.loop.cpu_seconds(),
             },

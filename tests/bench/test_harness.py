@@ -264,3 +264,11 @@ def test_rounds_merge_their_judged_flags_and_the_verdict_uses_the_judged_runs():
     assert "; judged" not in line  # no separator before the first part of the note
     noisy = harness._merge_runs([round_(-50.0, False), round_(-40.0, False)])
     assert noisy["unjudged"] == "too noisy" and noisy["median"] == -45.0
+
+
+def test_the_header_says_when_the_consumers_cpu_was_isolated():
+    report = _report(_result("a", 1.0))
+    assert "isolated" not in harness.format_report(report).splitlines()[0]
+    report["isolation"] = {"cpu": 1, "tasks_moved": 40, "irqs_moved": 7, "left": []}
+    head = harness.format_report(report).splitlines()[0]
+    assert head.endswith("; CPU 1 isolated (40 tasks, 7 interrupts moved off it)")

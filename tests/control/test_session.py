@@ -100,6 +100,33 @@ def test_the_engine_has_its_cpu_to_itself_while_the_session_runs(tmp_path: Path)
     assert os.sched_getaffinity(0) == allowed  # given back when the session ended
 
 
+@pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2 or os.geteuid() != 0, reason="needs two CPUs and root"
+)
+def test_a_machine_isolated_session_keeps_other_processes_off_its_cpu_and_gives_it_back(
+    tmp_path: Path, bystander, isolation_scan_only
+) -> None:
+    isolation_scan_only(bystander.pid)
+    allowed = os.sched_getaffinity(0)
+    cpu = max(allowed)
+    state = tmp_path / "isolation.json"
+    config = _config(1.0, engine_cpu=cpu, isolate="machine", isolation_state=str(state))
+    session = Session(config, tmp_path / "journal")
+    seen: dict[str, object] = {}
+
+    def probe(status: dict) -> None:
+        if "mask" not in seen and session.feed is not None:
+            seen["mask"] = os.sched_getaffinity(bystander.pid)
+            seen["saved"] = state.exists()
+            seen["isolation"] = status["engine"]["isolation"]
+
+    session.run(on_status=probe)
+    assert seen["mask"] == allowed - {cpu} and seen["saved"]
+    assert seen["isolation"]["cpu"] == cpu and seen["isolation"]["tasks_moved"] == 1
+    assert os.sched_getaffinity(bystander.pid) == allowed  # given back at the end
+    assert not state.exists() and session.isolation_problems == []
+
+
 def test_a_pairs_session_decides_on_the_patterns_it_fires_and_replays_them_identically(
     tmp_path: Path,
 ) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ def test_the_embedded_default_busy_spins_on_a_cpu_of_its_own_and_holds_for_the_j
         -1,
     )
     assert session.hold_for_journal is True
+    assert session.isolate == "process"  # the machine's other work is left where it is
     assert ENGINE_WAITS[session.engine_wait] is WaitStrategy.BUSY_SPIN
 
 
@@ -55,6 +58,8 @@ def test_the_engines_cpu_is_refused_to_the_feed_and_the_journal_writer() -> None
         ({"scenario": "calm"}, r"session\.scenario 'calm' is not one of"),
         ({"engine_waits": "yield"}, r"unknown \[session\] keys \['engine_waits'\]"),
         ({"strategy": "pairs-trader"}, r"strategy 'pairs-trader' needs a pair_zscore pattern"),
+        ({"isolate": "core"}, r"session\.isolate 'core' is not one of process, machine"),
+        ({"isolate": "machine", "engine_cpu": -1}, r'session\.isolate = "machine" keeps .* needs'),
     ],
 )
 def test_a_bad_session_value_is_refused_naming_its_key(table: dict, message: str) -> None:
@@ -76,3 +81,20 @@ def test_direct_construction_is_validated_too() -> None:
         SessionConfig(engine_wait="sleep")
     with pytest.raises(ValueError, match="needs a pair_zscore pattern"):
         RunConfig(session=SessionConfig(strategy="pairs-trader"))
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or len(os.sched_getaffinity(0)) < 2, reason="needs root and two CPUs"
+)
+def test_isolating_the_machine_as_another_user_is_refused_naming_root() -> None:
+    code = (  # imported as root (the interpreter lies under /root), then run as nobody
+        "import os\nfrom lowlat.control.session import RunConfig\n"
+        "os.seteuid(65534)\n"
+        "try:\n    RunConfig.from_dict({'session': {'isolate': 'machine', 'engine_cpu': 'auto'}})\n"
+        "except ValueError as error:\n    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert 'isolate = "machine" moves other processes' in result.stdout, result.stderr
+    assert "needs root" in result.stdout
