@@ -28,6 +28,7 @@ __all__ = [
     "Finding",
     "Isolation",
     "IsolationError",
+    "boot_isolation",
     "format_cpus",
     "isolate",
     "isolated",
@@ -163,10 +164,10 @@ def _irqs() -> Iterator[tuple[int, str, Path]]:
 
 def _irq_cpus(directory: Path) -> set[int]:
     """The CPUs an interrupt is delivered to (its effective affinity where the kernel says)."""
-    for name in ("effective_affinity_list", "smp_affinity_list"):
-        with contextlib.suppress(OSError):
-            return parse_cpus((directory / name).read_text())
-    return set()
+    effective = directory / "effective_affinity_list"
+    return parse_cpus(
+        (effective if effective.exists() else directory / "smp_affinity_list").read_text()
+    )
 
 
 def _check_cpu(cpu: int) -> None:
@@ -452,16 +453,20 @@ def _top(names: Counter[str], n: int = 6) -> str:
     return shown + (", …" if len(names) > n else "")
 
 
-def _boot_finding(cpu: int) -> Finding:
+def boot_isolation(cmdline: str) -> dict[str, set[int]]:
+    """The CPUs a kernel command line isolates, by parameter (``isolcpus``, ``nohz_full``, …)."""
     params = {}
-    for word in (_PROC / "cmdline").read_text().split():
+    for word in cmdline.split():
         key, _, value = word.partition("=")
         if key in _BOOT_PARAMS:
             # isolcpus may start with flags ("domain,managed_irq,2-3"): keep the CPU list
             params[key] = parse_cpus(",".join(p for p in value.split(",") if p[:1].isdigit()))
-    missing = [
-        key for key in ("isolcpus", "nohz_full", "rcu_nocbs") if cpu not in params.get(key, ())
-    ]
+    return params
+
+
+def _boot_finding(cpu: int) -> Finding:
+    params = boot_isolation((_PROC / "cmdline").read_text())
+    missing = [key for key in _BOOT_PARAMS if cpu not in params.get(key, set())]
     return Finding(
         "boot",
         not missing,
@@ -528,15 +533,12 @@ def _frequency_finding(cpu: int) -> Finding:
 
 
 def _steal_finding(cpu: int) -> Finding:
-    for line in (_PROC / "stat").read_text().splitlines():
-        if line.startswith(f"cpu{cpu} "):
-            values = [int(v) for v in line.split()[1:]]
-            steal = values[7] if len(values) > 7 else 0
-            share = steal / max(sum(values[:8]), 1)
-            return Finding(
-                "steal",
-                share < 0.01,
-                f"the hypervisor took {share:.2%} of CPU {cpu}'s time since boot",
-                "" if share < 0.01 else "a host that does not overcommit its CPUs",
-            )
-    return Finding("steal", True, "no steal time reported")
+    line = next(x for x in (_PROC / "stat").read_text().splitlines() if x.startswith(f"cpu{cpu} "))
+    values = [int(v) for v in line.split()[1:9]]  # user … steal, in clock ticks
+    share = values[7] / max(sum(values), 1)
+    return Finding(
+        "steal",
+        share < 0.01,
+        f"the hypervisor took {share:.2%} of CPU {cpu}'s time since boot",
+        "" if share < 0.01 else "a host that does not overcommit its CPUs",
+    )

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from lowlat.core import isolation
 from lowlat.core.isolation import (
+    Isolation,
     IsolationError,
+    boot_isolation,
     format_cpus,
     isolate,
     isolated,
@@ -27,6 +29,7 @@ from lowlat.core.isolation import (
     restore,
     restore_saved,
     survey,
+    usable_cpus,
 )
 
 TWO_CPUS = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
@@ -167,6 +170,10 @@ def test_a_damaged_or_missing_state_file_is_an_error_naming_it(tmp_path):
     other.write_text("[1, 2]")
     with pytest.raises(IsolationError, match="not an isolation state file"):
         restore_saved(other)
+    torn = tmp_path / "torn.json"
+    torn.write_text('{"version": 1, "cpu"')
+    with pytest.raises(IsolationError, match=r"torn\.json is not an isolation state file: "):
+        restore_saved(torn)
 
 
 @TWO_CPUS
@@ -213,3 +220,93 @@ def test_tune_errors_name_the_problem_and_exit_2(args, message):
         [sys.executable, "-m", "lowlat", "tune", *args], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_the_boot_parameters_read_their_cpu_lists_past_isolcpus_flags():
+    cmdline = "quiet isolcpus=domain,managed_irq,2-3 nohz_full=2,3 rcu_nocbs=1-3 panic=1"
+    assert boot_isolation(cmdline) == {
+        "isolcpus": {2, 3},
+        "nohz_full": {2, 3},
+        "rcu_nocbs": {1, 2, 3},
+    }
+    assert boot_isolation("console=ttyS0") == {}
+
+
+def test_the_usable_cpus_are_this_process_affinity():
+    assert usable_cpus() == os.sched_getaffinity(0)
+
+
+@TWO_CPUS
+def test_the_survey_does_not_count_a_spared_process(bystander):
+    findings = {finding.topic: finding for finding in survey(CPU, spare=[bystander.pid])}
+    assert "lowlat-bystande" not in findings["tasks"].items
+
+
+def _kernel_thread(match) -> int | None:
+    """The pid of a kernel thread whose name and mask ``match`` accepts, if there is one."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+                if match(name, os.sched_getaffinity(int(entry.name))):
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+@ROOT
+@TWO_CPUS
+def test_what_may_not_move_is_left_and_said_and_a_spared_process_stays(bystander, monkeypatch):
+    bound = _kernel_thread(lambda name, mask: mask == {CPU} and name.startswith("ksoftirqd"))
+    rescuer = _kernel_thread(lambda name, mask: name.startswith("kworker/R-") and CPU in mask)
+    if bound is None or rescuer is None:
+        pytest.skip("no per-CPU ksoftirqd or workqueue rescuer thread here")
+    scan = isolation._tasks
+    monkeypatch.setattr(isolation, "_tasks", lambda pids: scan([bound, rescuer, bystander.pid]))
+    done = isolate(CPU, spare=[bystander.pid], state_path=None)
+    try:
+        assert done.tasks == {}  # the kernel threads stay, the spared process is not touched
+        assert CPU in os.sched_getaffinity(bystander.pid)
+        assert any(
+            line.startswith(f"1 tasks bound to CPU {CPU} alone: ksoftirqd") for line in done.left
+        )
+        assert any("kernel threads that may not move: kworker/R-" in line for line in done.left)
+    finally:
+        restore(done)
+
+
+@ROOT
+@TWO_CPUS
+def test_a_process_that_ended_meanwhile_is_skipped_on_restore(bystander, isolation_scan_only):
+    isolation_scan_only(bystander.pid)
+    done = isolate(CPU, state_path=None)
+    bystander.kill()
+    bystander.wait()
+    assert restore(done) == []
+
+
+@ROOT
+@TWO_CPUS
+def test_what_cannot_be_put_back_is_reported_by_name(bystander):
+    start = isolation._task_stat(bystander.pid, bystander.pid)[2]
+    impossible = Isolation(
+        CPU,
+        tasks={bystander.pid: (start, [4096])},  # a CPU that is not there
+        irqs={1 << 30: "0"},  # an interrupt that is not there
+    )
+    problems = restore(impossible)
+    assert any(p.startswith(f"task {bystander.pid} (lowlat-bystande): ") for p in problems)
+    assert any(p.startswith(f"interrupt {1 << 30}: ") for p in problems)
+
+
+@ROOT
+@TWO_CPUS
+def test_restore_saved_puts_back_in_this_process_too(bystander, tmp_path, isolation_scan_only):
+    isolation_scan_only(bystander.pid)
+    state = tmp_path / "isolation.json"
+    before = os.sched_getaffinity(bystander.pid)
+    isolate(CPU, state_path=state)
+    restored, problems = restore_saved(state)
+    assert problems == [] and restored.cpu == CPU and list(restored.tasks) == [bystander.pid]
+    assert os.sched_getaffinity(bystander.pid) == before and not state.exists()
