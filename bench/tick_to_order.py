@@ -34,7 +34,9 @@ differences from the plain run are journaling's cost (the target: ≤ 1 µs) and
 engine's hand-offs' share of it.
 
 ``throughput``: the same records, all in the ring before the engine thread starts; the
-rate at which it drains them (records / seconds), the whole path included.
+rate at which it drains them (records / seconds), the whole path included. They carry the
+paced run's receive stamps (one per µs), so that risk's throttle, which reads them, lets
+through what it lets through paced: the same decisions, every one sent.
 
 ``patterns``: the throughput run without and with the main job's cross-instrument
 patterns (the embedded ``session.toml``'s pair z-score, lead-lag and breakout), back to
@@ -237,8 +239,15 @@ def session_patterns() -> PatternConfig:
 
 
 def throughput_run(n: int, patterns: PatternConfig | None = None) -> tuple[float, int]:
-    """Records per second the engine thread drains from a full ring, and errors."""
-    records = stream(n)
+    """Records per second the engine thread drains from a full ring, and errors.
+
+    The records are stamped as the paced run stamps them, one per µs (the last one now):
+    risk's throttle reads the receive time, so the path makes the paced run's decisions
+    and sends every one. A refused decision counts as an error: unstamped, the throttle
+    would refuse nearly all of them, and the rate would be of a cheaper workload.
+    """
+    records = stream(n).copy()
+    records["recv_ns"] = time.monotonic_ns() - INTERVAL_NS * np.arange(len(records))[::-1]
     loop = engine_loop(patterns=patterns)
     ring = RingBus(1 << max(4, (len(records) - 1).bit_length()))
     consumer = ring.add_consumer(policy="lossless")
@@ -250,7 +259,8 @@ def throughput_run(n: int, patterns: PatternConfig | None = None) -> tuple[float
     loop.stop()
     seconds = (time.perf_counter_ns() - start) / 1e9
     ring.close()
-    return len(records) / seconds, _errors(loop, len(records)) + len(records) - published
+    refused = loop.pipeline.execution.counters()["refused"]
+    return len(records) / seconds, _errors(loop, len(records)) + len(records) - published + refused
 
 
 def _case_latency(repeats: int, events: int) -> list[dict[str, Any]]:
@@ -415,7 +425,8 @@ def _case_throughput(repeats: int, events: int) -> list[dict[str, Any]]:
             "better": "higher",
             **summarize([rate for rate, _ in runs]),
             "errors": sum(errors for _, errors in runs),
-            "note": "one engine thread, the whole path, venue included",
+            "note": "one engine thread, the whole path, venue included; the paced run's "
+            "records and receive stamps, so its decisions, every one sent",
         }
     ]
 

@@ -39,6 +39,17 @@ def test_the_latency_case_judges_its_target_between_two_floors_and_keeps_every_r
     assert "floor: ring hop, no work, p99.9, 1 M msg/s" in by_name
 
 
+def test_the_unpaced_run_makes_the_paced_runs_decisions_and_sends_every_one(monkeypatch):
+    limits = tick_to_order.RiskLimits
+
+    def small_burst(**kwargs):  # the throttle refuses the 21st order unless time moves on
+        return limits(**{**kwargs, "throttle_burst": 20})
+
+    monkeypatch.setattr(tick_to_order, "RiskLimits", small_burst)
+    rate, errors = tick_to_order.throughput_run(EVENTS)
+    assert rate > 0 and errors == 0  # stamped one per µs: the bucket refills between orders
+
+
 def test_a_writer_held_run_journals_every_record_once_started():
     run = tick_to_order._journaled_run(EVENTS, writer_held=True)
     assert run.errors == 0  # every record the loop handed over was written after the run
