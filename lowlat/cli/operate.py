@@ -128,6 +128,16 @@ def _patterns(patterns: dict[str, Any] | None) -> str:
     return ", ".join(f"{name} {count:,}" for name, count in patterns["fired"].items())
 
 
+def _engine_cpu(engine: dict[str, Any]) -> str:
+    """The engine's CPU, whose work was kept off it, and what may still run there."""
+    if engine.get("cpu", -1) < 0:
+        return "not pinned"
+    whose = "the machine's other work" if engine.get("isolate") == "machine" else "other threads"
+    noise = engine.get("cpu_noise") or []
+    found = f"still: {', '.join(noise)} (lowlat tune check)" if noise else "quiet"
+    return f"{engine['cpu']}, {whose} kept off; {found}"
+
+
 def status_table(status: dict[str, Any], title: str = "lowlat") -> Table:
     """The operator's view of one ``Session.status()``."""
     counters = status["counters"]
@@ -157,6 +167,7 @@ def status_table(status: dict[str, Any], title: str = "lowlat") -> Table:
         ),
         ("patterns fired", _patterns(status.get("patterns"))),
         ("kill switch", "ENGAGED" if status["kill_switch"]["engaged"] else "armed"),
+        ("engine CPU", _engine_cpu(status["engine"])),
         ("sidecar", status["sidecar"].get("state", "?")),
     ]
     for name, value in rows:

@@ -62,7 +62,7 @@ from lowlat.control.stages import Stage
 from lowlat.control.timesync import TimeSyncMonitor, WallClock
 from lowlat.control.warmup import WarmupController
 from lowlat.core.isolation import DEFAULT_STATE as DEFAULT_ISOLATION_STATE
-from lowlat.core.isolation import Isolation, isolate, restore
+from lowlat.core.isolation import Isolation, isolate, restore, survey
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus, WaitStrategy
@@ -597,6 +597,7 @@ class Session:
         self._reserved: dict[int, set[int]] = {}  # thread masks moved off the engine's CPU
         self._isolation: Isolation | None = None  # isolate = "machine": what moved off it
         self.isolation_problems: list[str] = []  # what the machine's restore could not undo
+        self.cpu_noise: list[str] = []  # what may still run on the engine's CPU (survey topics)
 
     def _pipeline(self, lifecycle: Lifecycle) -> TradingPipeline:
         return build_pipeline(self.config, lifecycle)
@@ -684,6 +685,10 @@ class Session:
                     self._isolation = isolate(
                         s.engine_cpu, spare=[os.getpid()], state_path=Path(s.isolation_state)
                     )
+                # What may still run on it or interrupt it, for the operator's view.
+                self.cpu_noise = [
+                    f.topic for f in survey(s.engine_cpu, spare=[os.getpid()]) if not f.quiet
+                ]
             self.feed = _Feed(
                 replace(s, duration_s=duration_s or s.duration_s),
                 self.feed_ring,
@@ -913,6 +918,7 @@ class Session:
                 "cpu": self.config.session.engine_cpu,
                 "isolate": self.config.session.isolate,
                 "isolation": self._isolation.summary() if self._isolation else None,
+                "cpu_noise": list(self.cpu_noise),
                 "running": self.loop.running,
                 "cpu_s": self.loop.cpu_seconds(),
             },

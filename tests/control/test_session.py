@@ -15,6 +15,7 @@ from rich.console import Console
 from lowlat.cli.operate import status_table
 from lowlat.control.replay import replay
 from lowlat.control.session import DEFAULT_CONFIG, RunConfig, Session
+from lowlat.core import isolation
 from lowlat.core.records import OrderAction
 from lowlat.journal import JournalReader, RecordType
 from tests.control._support import get, post
@@ -92,7 +93,15 @@ def test_the_engine_has_its_cpu_to_itself_while_the_session_runs(tmp_path: Path)
             seen["engine"] = session.loop.thread_id
             seen["masks"] = _thread_masks()
 
-    session.run(on_status=probe)
+    result = session.run(on_status=probe)
+    boot = isolation.boot_isolation(Path("/proc/cmdline").read_text())
+    isolated_at_boot = all(
+        cpu in boot.get(key, set()) for key in ("isolcpus", "nohz_full", "rcu_nocbs")
+    )
+    assert ("boot" in result.status["engine"]["cpu_noise"]) is not isolated_at_boot
+    rendered = Console(width=200, record=True)
+    rendered.print(status_table(result.status))
+    assert f"{cpu}, other threads kept off; " in rendered.export_text()
     masks = seen["masks"]
     assert masks.pop(seen["engine"]) == {cpu}
     assert len(masks) > 3  # this one, the feed, the journal writer, the HTTP server, …
@@ -120,7 +129,8 @@ def test_a_machine_isolated_session_keeps_other_processes_off_its_cpu_and_gives_
             seen["saved"] = state.exists()
             seen["isolation"] = status["engine"]["isolation"]
 
-    session.run(on_status=probe)
+    result = session.run(on_status=probe)
+    assert "tasks" not in result.status["engine"]["cpu_noise"]  # the bystander was moved
     assert seen["mask"] == allowed - {cpu} and seen["saved"]
     assert seen["isolation"]["cpu"] == cpu and seen["isolation"]["tasks_moved"] == 1
     assert os.sched_getaffinity(bystander.pid) == allowed  # given back at the end
