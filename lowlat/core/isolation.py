@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,6 +27,7 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_STATE",
+    "LOCK",
     "Finding",
     "Isolation",
     "IsolationError",
@@ -40,6 +43,10 @@ __all__ = [
 ]
 
 DEFAULT_STATE = Path("/run/lowlat/isolation.json")
+#: Held (flock) while an isolation is in place, by the process that made it: the kernel
+#: lets go of it when that process ends, however it ends.
+LOCK = Path("/run/lowlat/isolation.lock")
+_LOCK_POLL_S = 0.05
 _STATE_VERSION = 1
 _PF_KTHREAD = 0x00200000  # task flag: a kernel thread
 _PROC = Path("/proc")
@@ -76,6 +83,7 @@ class Isolation:
     default_irq_mask: str | None = None  # new interrupts' default affinity before (hex)
     left: list[str] = field(default_factory=list)  # what still runs there, and why
     state_path: str | None = None
+    lock_fd: int | None = field(default=None, repr=False)  # LOCK, held until restored
 
     def summary(self) -> dict[str, object]:
         """JSON-able: the CPU, how many tasks and interrupts moved, what was left there."""
@@ -178,9 +186,29 @@ def _check_cpu(cpu: int) -> None:
         raise IsolationError(f"CPU {cpu} is the only CPU online: nothing else could run")
 
 
+def _take_lock(wait_s: float) -> int:
+    """Hold :data:`LOCK`, waiting up to ``wait_s`` for another isolation to end; its fd."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise IsolationError(
+                    "another process keeps a CPU of this machine isolated (it holds "
+                    f"{LOCK}); it puts the machine back when it ends"
+                ) from None
+            time.sleep(_LOCK_POLL_S)
+
+
 def _write_state(isolation: Isolation, path: Path) -> None:
     """Write the state atomically: a crash leaves the old file or the new one, never half."""
     data = {"version": _STATE_VERSION, **asdict(isolation)}
+    del data["lock_fd"]  # this process's, not the machine's
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=1))
     os.replace(partial, path)
@@ -192,6 +220,7 @@ def isolate(
     spare: Collection[int] = (),
     pids: Collection[int] | None = None,
     state_path: Path | None = DEFAULT_STATE,
+    wait_s: float = 5.0,
 ) -> Isolation:
     """Move every task, interrupt and unbound work queue that may run elsewhere off ``cpu``.
 
@@ -206,7 +235,10 @@ def isolate(
         The processes to move (None: every process on the machine but ``spare``).
     state_path
         Where the changed masks are recorded before they change (None: nowhere). An
-        existing file means an isolation is in place: refused.
+        existing file means an isolation is in place, or was left by a crash: refused.
+    wait_s
+        How long to wait for another process's isolation of this machine to end (one
+        at a time: each puts back what it found, so two at once would undo each other).
 
     Returns
     -------
@@ -217,8 +249,8 @@ def isolate(
     Raises
     ------
     IsolationError
-        If ``cpu`` is not online or the only one, if the caller is not root, or if
-        ``state_path`` already exists.
+        If ``cpu`` is not online or the only one, if the caller is not root, if another
+        process's isolation did not end within ``wait_s``, or if ``state_path`` exists.
     """
     _check_cpu(cpu)
     if os.geteuid() != 0:
@@ -227,12 +259,15 @@ def isolate(
             "processes' CPU masks and route interrupts); run as root, or keep the CPU from "
             "this process's own threads only"
         )
+    lock_fd = _take_lock(wait_s)
     if state_path is not None and state_path.exists():
+        os.close(lock_fd)
         raise IsolationError(
-            f"a CPU isolation is in place ({state_path}): another session holds it, or one "
-            "ended without putting the machine back — `lowlat tune restore` does"
+            f"a CPU isolation was left in place ({state_path}) by a process that ended "
+            "without putting the machine back — `lowlat tune restore` does"
         )
     isolation = Isolation(cpu, state_path=str(state_path) if state_path else None)
+    isolation.lock_fd = lock_fd
     spared = set(spare)
     plan: list[tuple[int, set[int]]] = []
     bound: Counter[str] = Counter()
@@ -337,6 +372,9 @@ def restore(isolation: Isolation) -> list[str]:
     if isolation.state_path is not None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(isolation.state_path)
+    if isolation.lock_fd is not None:
+        os.close(isolation.lock_fd)  # lets go of the lock: the next isolation may begin
+        isolation.lock_fd = None
     return problems
 
 
@@ -346,7 +384,8 @@ def restore_saved(state_path: Path = DEFAULT_STATE) -> tuple[Isolation, list[str
     Raises
     ------
     IsolationError
-        If there is no such file, or it is not a state file of this version.
+        If there is no such file, or it is not a state file of this version, or the
+        process that made it still runs (it puts the machine back itself).
     """
     try:
         data = json.loads(state_path.read_text())
@@ -368,6 +407,7 @@ def restore_saved(state_path: Path = DEFAULT_STATE) -> tuple[Isolation, list[str
         )
     except (KeyError, TypeError, ValueError) as error:
         raise IsolationError(f"{state_path} is damaged: {error!r}") from None
+    isolation.lock_fd = _take_lock(0.0)  # not while the process that made it runs
     return isolation, restore(isolation)
 
 

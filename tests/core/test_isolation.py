@@ -117,12 +117,36 @@ def test_a_second_isolation_is_refused_while_one_is_in_place(
     bystander, tmp_path, isolation_scan_only
 ):
     isolation_scan_only(bystander.pid)
-    state = tmp_path / "isolation.json"
-    with isolated(CPU, state_path=state):
-        with pytest.raises(IsolationError, match="lowlat tune restore"):
-            isolate(CPU, state_path=state)
+    with isolated(CPU, state_path=tmp_path / "first.json"):
+        # Another state file, the same machine: each puts back what it found, so one at a time.
+        with pytest.raises(IsolationError, match="keeps a CPU of this machine isolated"):
+            isolate(CPU, state_path=tmp_path / "second.json", wait_s=0.1)
+        with pytest.raises(IsolationError, match="keeps a CPU of this machine isolated"):
+            restore_saved(tmp_path / "first.json")  # its maker still runs: not behind its back
         assert CPU not in os.sched_getaffinity(bystander.pid)
     assert CPU in os.sched_getaffinity(bystander.pid)
+    second = isolate(CPU, state_path=tmp_path / "second.json")  # the first one ended
+    assert restore(second) == []
+
+
+def _crash(done: Isolation) -> None:
+    """What the kernel does to an isolation whose process ends: lets go of its lock."""
+    assert done.lock_fd is not None
+    os.close(done.lock_fd)
+
+
+@ROOT
+@TWO_CPUS
+def test_a_state_file_left_by_a_crash_is_refused_until_restored(
+    bystander, tmp_path, isolation_scan_only
+):
+    isolation_scan_only(bystander.pid)
+    state = tmp_path / "isolation.json"
+    _crash(isolate(CPU, state_path=state))
+    with pytest.raises(IsolationError, match="lowlat tune restore"):
+        isolate(CPU, state_path=state)
+    _, problems = restore_saved(state)
+    assert problems == [] and CPU in os.sched_getaffinity(bystander.pid)
 
 
 @ROOT
@@ -133,7 +157,7 @@ def test_restore_after_a_crash_puts_back_what_the_state_file_recorded(
     isolation_scan_only(bystander.pid)
     state = tmp_path / "isolation.json"
     before = os.sched_getaffinity(bystander.pid)
-    isolate(CPU, state_path=state)  # and never restored: the session died
+    _crash(isolate(CPU, state_path=state))  # and never restored: the session died
     result = subprocess.run(
         [sys.executable, "-m", "lowlat", "tune", "restore", "--state", str(state)],
         capture_output=True,
@@ -306,7 +330,7 @@ def test_restore_saved_puts_back_in_this_process_too(bystander, tmp_path, isolat
     isolation_scan_only(bystander.pid)
     state = tmp_path / "isolation.json"
     before = os.sched_getaffinity(bystander.pid)
-    isolate(CPU, state_path=state)
+    _crash(isolate(CPU, state_path=state))
     restored, problems = restore_saved(state)
     assert problems == [] and restored.cpu == CPU and list(restored.tasks) == [bystander.pid]
     assert os.sched_getaffinity(bystander.pid) == before and not state.exists()
