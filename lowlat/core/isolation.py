@@ -186,23 +186,46 @@ def _check_cpu(cpu: int) -> None:
         raise IsolationError(f"CPU {cpu} is the only CPU online: nothing else could run")
 
 
-def _take_lock(wait_s: float) -> int:
-    """Hold :data:`LOCK`, waiting up to ``wait_s`` for another isolation to end; its fd."""
+def _take_lock(wait_s: float, restoring: Path | None = None) -> int:
+    """Hold :data:`LOCK` with no isolation pending; wait up to ``wait_s``; return its fd.
+
+    The lock file names the state file of the isolation in place. Held, the lock means
+    its maker runs; free while the named file exists, that a maker ended without putting
+    the machine back — pending until restored (``restoring`` is that file).
+    """
     LOCK.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait_s
     while True:
+        pending = None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
+            named = os.pread(fd, 4096, 0).decode()
+            if not named or not Path(named).exists() or Path(named) == restoring:
+                return fd
+            pending = named
+            fcntl.flock(fd, fcntl.LOCK_UN)
         except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
+            pass
+        if time.monotonic() >= deadline:
+            os.close(fd)
+            if pending is not None:
                 raise IsolationError(
-                    "another process keeps a CPU of this machine isolated (it holds "
-                    f"{LOCK}); it puts the machine back when it ends"
-                ) from None
-            time.sleep(_LOCK_POLL_S)
+                    f"a CPU isolation was left in place ({pending}) by a process that ended "
+                    f"without putting the machine back — `lowlat tune restore --state {pending}`"
+                )
+            raise IsolationError(
+                f"another process keeps a CPU of this machine isolated (it holds {LOCK}); "
+                "it puts the machine back when it ends"
+            )
+        time.sleep(_LOCK_POLL_S)
+
+
+def _name_pending(fd: int, state_path: Path | None) -> None:
+    """Record in the held lock file which state file undoes the isolation (or none)."""
+    os.ftruncate(fd, 0)
+    if state_path is not None:
+        os.pwrite(fd, str(state_path.resolve()).encode(), 0)
 
 
 def _write_state(isolation: Isolation, path: Path) -> None:
@@ -264,11 +287,24 @@ def isolate(
         os.close(lock_fd)
         raise IsolationError(
             f"a CPU isolation was left in place ({state_path}) by a process that ended "
-            "without putting the machine back — `lowlat tune restore` does"
+            f"without putting the machine back — `lowlat tune restore --state {state_path}`"
         )
+    _name_pending(lock_fd, state_path)
     isolation = Isolation(cpu, state_path=str(state_path) if state_path else None)
     isolation.lock_fd = lock_fd
-    spared = set(spare)
+    try:
+        _isolate(isolation, set(spare), pids, state_path)
+    except BaseException:
+        restore(isolation)  # whatever moved goes back; the lock is let go
+        raise
+    return isolation
+
+
+def _isolate(
+    isolation: Isolation, spared: set[int], pids: Collection[int] | None, state_path: Path | None
+) -> None:
+    """Plan every change, record the plan in ``state_path``, then make the changes."""
+    cpu = isolation.cpu
     plan: list[tuple[int, set[int]]] = []
     bound: Counter[str] = Counter()
     for pid, tid in _tasks(pids):
@@ -283,6 +319,11 @@ def isolate(
                 else:
                     isolation.tasks[tid] = (stat[2], sorted(mask))
                     plan.append((tid, mask - {cpu}))
+    routes: list[tuple[int, str, Path]] = []
+    for number, name, directory in _irqs():
+        if cpu in _irq_cpus(directory):
+            isolation.irqs[number] = (directory / "smp_affinity_list").read_text().strip()
+            routes.append((number, name, directory))
     if _WORKQUEUE_MASK.exists():
         isolation.workqueue_mask = _WORKQUEUE_MASK.read_text().strip()
     if _DEFAULT_IRQ_MASK.exists():
@@ -299,7 +340,7 @@ def isolate(
             if error.errno != errno.ESRCH:  # not ended: a kernel thread that may not move
                 stat = _task_stat(tid, tid) or ("?", 0, 0)
                 unmovable[stat[0]] += 1
-    _move_interrupts(isolation, spared)
+    _move_interrupts(isolation, routes)
     if bound:
         isolation.left.append(f"{bound.total()} tasks bound to CPU {cpu} alone: {_top(bound)}")
     if unmovable:
@@ -308,21 +349,17 @@ def isolate(
         )
     if state_path is not None:
         _write_state(isolation, state_path)
-    return isolation
 
 
-def _move_interrupts(isolation: Isolation, spared: set[int]) -> None:
+def _move_interrupts(isolation: Isolation, routes: list[tuple[int, str, Path]]) -> None:
     """Route interrupts, new interrupts' default and unbound work queues off the CPU."""
     cpu = isolation.cpu
-    for number, name, directory in _irqs():
-        if cpu not in _irq_cpus(directory):
-            continue
-        before = (directory / "smp_affinity_list").read_text().strip()
-        others = parse_cpus(before) - {cpu} or _online() - {cpu}
+    for number, name, directory in routes:
+        others = parse_cpus(isolation.irqs[number]) - {cpu} or _online() - {cpu}
         try:
             (directory / "smp_affinity_list").write_text(format_cpus(others))
-            isolation.irqs[number] = before
         except OSError:
+            del isolation.irqs[number]
             isolation.left.append(f"interrupt {number} ({name}): its driver manages it")
     if isolation.default_irq_mask is not None:
         others = _mask_cpus(isolation.default_irq_mask) - {cpu}
@@ -373,6 +410,7 @@ def restore(isolation: Isolation) -> list[str]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(isolation.state_path)
     if isolation.lock_fd is not None:
+        _name_pending(isolation.lock_fd, None)  # nothing pending: the machine is back
         os.close(isolation.lock_fd)  # lets go of the lock: the next isolation may begin
         isolation.lock_fd = None
     return problems
@@ -407,7 +445,8 @@ def restore_saved(state_path: Path = DEFAULT_STATE) -> tuple[Isolation, list[str
         )
     except (KeyError, TypeError, ValueError) as error:
         raise IsolationError(f"{state_path} is damaged: {error!r}") from None
-    isolation.lock_fd = _take_lock(0.0)  # not while the process that made it runs
+    # Not while the process that made it runs, nor over another one still pending.
+    isolation.lock_fd = _take_lock(0.0, restoring=state_path.resolve())
     return isolation, restore(isolation)
 
 

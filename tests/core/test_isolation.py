@@ -143,10 +143,12 @@ def test_a_state_file_left_by_a_crash_is_refused_until_restored(
     isolation_scan_only(bystander.pid)
     state = tmp_path / "isolation.json"
     _crash(isolate(CPU, state_path=state))
-    with pytest.raises(IsolationError, match="lowlat tune restore"):
-        isolate(CPU, state_path=state)
+    for path in (state, tmp_path / "another.json"):  # pending for the machine, whatever path
+        with pytest.raises(IsolationError, match=f"lowlat tune restore --state .*{state.name}"):
+            isolate(CPU, state_path=path, wait_s=0.1)
     _, problems = restore_saved(state)
     assert problems == [] and CPU in os.sched_getaffinity(bystander.pid)
+    assert restore(isolate(CPU, state_path=tmp_path / "another.json")) == []
 
 
 @ROOT
@@ -334,3 +336,25 @@ def test_restore_saved_puts_back_in_this_process_too(bystander, tmp_path, isolat
     restored, problems = restore_saved(state)
     assert problems == [] and restored.cpu == CPU and list(restored.tasks) == [bystander.pid]
     assert os.sched_getaffinity(bystander.pid) == before and not state.exists()
+
+
+@ROOT
+@TWO_CPUS
+def test_an_isolation_that_fails_halfway_puts_back_what_it_moved(
+    bystander, tmp_path, isolation_scan_only, monkeypatch
+):
+    isolation_scan_only(bystander.pid)
+    before = os.sched_getaffinity(bystander.pid)
+
+    def fail(isolation, routes):
+        assert CPU not in os.sched_getaffinity(bystander.pid)  # the tasks moved already
+        raise OSError("interrupts unavailable")
+
+    move_interrupts = isolation._move_interrupts
+    monkeypatch.setattr(isolation, "_move_interrupts", fail)
+    state = tmp_path / "isolation.json"
+    with pytest.raises(OSError, match="interrupts unavailable"):
+        isolate(CPU, state_path=state)
+    assert os.sched_getaffinity(bystander.pid) == before and not state.exists()
+    monkeypatch.setattr(isolation, "_move_interrupts", move_interrupts)  # the scan stays narrow
+    assert restore(isolate(CPU, state_path=state, wait_s=0)) == []  # the lock was let go
