@@ -140,7 +140,7 @@ def isolation_scan_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None
     An isolation moves every process's tasks off its CPU; tests running beside this one
     read and set their own threads' masks, so the scan is narrowed to a bystander.
     """
-    from lowlat.core import isolation
+    from lowlat.control import isolation
 
     scan = isolation._tasks
 

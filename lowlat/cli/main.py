@@ -408,12 +408,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _bench_isolation(wanted: bool) -> Iterator[Any]:
     """The consumers' CPU kept from the machine's other work for a suite (``--isolate``)."""
-    from lowlat.core.isolation import IsolationError, isolated, usable_cpus
+    from lowlat.control.isolation import IsolationError, isolated
 
     if not wanted:
         yield None
         return
-    usable = usable_cpus()
+    usable = os.sched_getaffinity(0)
     if len(usable) < 2:
         raise CommandError("--isolate needs two CPUs: this process may run on one")
     cpu = max(usable)

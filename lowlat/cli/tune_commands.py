@@ -50,8 +50,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Run ``lowlat tune check`` or ``lowlat tune restore``."""
-    # Imported here: lowlat.core loads Numba, which the CLI's start-up does without.
-    from lowlat.core.isolation import IsolationError
+    # Imported here: lowlat.control loads Numba, which the CLI's start-up does without.
+    from lowlat.control.isolation import IsolationError
 
     try:
         if args.tune_command == "check":
@@ -62,10 +62,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _check(cpu: int | None, as_json: bool) -> int:
-    from lowlat.core import isolation
+    from lowlat.control import isolation
 
     if cpu is None:
-        usable = isolation.usable_cpus()
+        usable = os.sched_getaffinity(0)
         if len(usable) < 2:
             raise TuneError("this process may run on one CPU only: name one with --cpu")
         cpu = max(usable)
@@ -84,7 +84,7 @@ def _check(cpu: int | None, as_json: bool) -> int:
 
 
 def _restore(state: Path | None) -> int:
-    from lowlat.core import isolation
+    from lowlat.control import isolation
 
     restored, problems = isolation.restore_saved(state or isolation.DEFAULT_STATE)
     print(

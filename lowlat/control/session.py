@@ -52,6 +52,8 @@ from lowlat.control.degradation import DegradationController, ring_lag
 from lowlat.control.exporter import MetricsExporter
 from lowlat.control.failures import FailureInjector
 from lowlat.control.heap import freeze_heap, thaw_heap
+from lowlat.control.isolation import DEFAULT_STATE as DEFAULT_ISOLATION_STATE
+from lowlat.control.isolation import Isolation, isolate, restore, survey
 from lowlat.control.metrics import Metrics
 from lowlat.control.metrics import kernels as metric_kernels
 from lowlat.control.probes import Probes
@@ -61,8 +63,6 @@ from lowlat.control.sidecar import MetricsSidecar
 from lowlat.control.stages import Stage
 from lowlat.control.timesync import TimeSyncMonitor, WallClock
 from lowlat.control.warmup import WarmupController
-from lowlat.core.isolation import DEFAULT_STATE as DEFAULT_ISOLATION_STATE
-from lowlat.core.isolation import Isolation, isolate, restore, survey
 from lowlat.core.lifecycle import Lifecycle, LifecycleState
 from lowlat.core.records import MARKET_EVENT_DTYPE
 from lowlat.core.ring import RingBus, WaitStrategy
@@ -118,7 +118,7 @@ ENGINE_WAITS = {
 ISOLATE_SCOPES = {
     "process": "this process's other threads (reserve_cpu)",
     "machine": "also every other process, interrupt and kernel work queue that may move "
-    "(lowlat.core.isolation; root)",
+    "(lowlat.control.isolation; root)",
 }
 
 #: ``[session] strategy``: the example strategies the main job can run.

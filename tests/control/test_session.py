@@ -13,9 +13,9 @@ import pytest
 from rich.console import Console
 
 from lowlat.cli.operate import status_table
+from lowlat.control import isolation
 from lowlat.control.replay import replay
 from lowlat.control.session import DEFAULT_CONFIG, RunConfig, Session
-from lowlat.core import isolation
 from lowlat.core.records import OrderAction
 from lowlat.journal import JournalReader, RecordType
 from tests.control._support import get, post

@@ -39,7 +39,6 @@ __all__ = [
     "restore",
     "restore_saved",
     "survey",
-    "usable_cpus",
 ]
 
 DEFAULT_STATE = Path("/run/lowlat/isolation.json")
@@ -130,11 +129,6 @@ def _mask_cpus(text: str) -> set[int]:
 def _mask_text(cpus: Collection[int]) -> str:
     """A hex CPU mask the kernel accepts for ``cpus``."""
     return format(sum(1 << cpu for cpu in cpus), "x")
-
-
-def usable_cpus() -> set[int]:
-    """The CPUs this process may run on; the highest is the one a session gives its engine."""
-    return os.sched_getaffinity(0)
 
 
 def _online() -> set[int]:
@@ -241,7 +235,6 @@ def isolate(
     cpu: int,
     *,
     spare: Collection[int] = (),
-    pids: Collection[int] | None = None,
     state_path: Path | None = DEFAULT_STATE,
     wait_s: float = 5.0,
 ) -> Isolation:
@@ -254,8 +247,6 @@ def isolate(
     spare
         Processes left alone (the caller's own: its engine thread runs there, and it keeps
         its other threads off the CPU itself, :func:`~lowlat.core.sched.reserve_cpu`).
-    pids
-        The processes to move (None: every process on the machine but ``spare``).
     state_path
         Where the changed masks are recorded before they change (None: nowhere). An
         existing file means an isolation is in place, or was left by a crash: refused.
@@ -293,21 +284,19 @@ def isolate(
     isolation = Isolation(cpu, state_path=str(state_path) if state_path else None)
     isolation.lock_fd = lock_fd
     try:
-        _isolate(isolation, set(spare), pids, state_path)
+        _isolate(isolation, set(spare), state_path)
     except BaseException:
         restore(isolation)  # whatever moved goes back; the lock is let go
         raise
     return isolation
 
 
-def _isolate(
-    isolation: Isolation, spared: set[int], pids: Collection[int] | None, state_path: Path | None
-) -> None:
+def _isolate(isolation: Isolation, spared: set[int], state_path: Path | None) -> None:
     """Plan every change, record the plan in ``state_path``, then make the changes."""
     cpu = isolation.cpu
     plan: list[tuple[int, set[int]]] = []
     bound: Counter[str] = Counter()
-    for pid, tid in _tasks(pids):
+    for pid, tid in _tasks(None):
         if pid in spared:
             continue
         stat = _task_stat(pid, tid)

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lowlat.core import isolation
-from lowlat.core.isolation import (
+from lowlat.control import isolation
+from lowlat.control.isolation import (
     Isolation,
     IsolationError,
     boot_isolation,
@@ -29,7 +29,6 @@ from lowlat.core.isolation import (
     restore,
     restore_saved,
     survey,
-    usable_cpus,
 )
 
 TWO_CPUS = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
@@ -208,7 +207,7 @@ def test_isolating_as_another_user_than_root_is_refused_before_anything_moves(tm
     state = tmp_path / "isolation.json"
     code = (  # imported as root (the interpreter lies under /root), then run as nobody
         "import os\nfrom pathlib import Path\n"
-        "from lowlat.core.isolation import IsolationError, isolate\n"
+        "from lowlat.control.isolation import IsolationError, isolate\n"
         f"os.seteuid({_NOBODY})\n"
         f"try:\n    isolate({CPU}, state_path=Path({str(state)!r}))\n"
         "except IsolationError as error:\n    print(error)\n"
@@ -256,10 +255,6 @@ def test_the_boot_parameters_read_their_cpu_lists_past_isolcpus_flags():
         "rcu_nocbs": {1, 2, 3},
     }
     assert boot_isolation("console=ttyS0") == {}
-
-
-def test_the_usable_cpus_are_this_process_affinity():
-    assert usable_cpus() == os.sched_getaffinity(0)
 
 
 @TWO_CPUS
